@@ -1,0 +1,1 @@
+"""Loading and saving: weights-only checkpoints, atomic writes, restricted unpickling."""

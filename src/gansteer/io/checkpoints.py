@@ -1,0 +1,83 @@
+"""Checkpoint I/O that never runs code, and writes that never leave a half-written file."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import GansteerError
+
+
+def torch_load(path: str | Path) -> Any:
+    """`torch.load(weights_only=True)` on the CPU, with one-line errors for missing, foreign or unsafe files."""
+    path = Path(path)
+    if not path.is_file():
+        raise GansteerError(f"checkpoint {path} does not exist")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise GansteerError(f"{path}: refused to load (it pickles objects, not tensors): {first_line(e)}") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
+        raise GansteerError(f"{path}: not a readable PyTorch checkpoint ({first_line(e)})") from None
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's message (library errors can span pages)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def load_state_dict_strict(
+    model: nn.Module, state: Mapping[str, torch.Tensor], *, source: str, format_name: str
+) -> None:
+    """Load `state` into `model`, naming the first few missing / unexpected / mis-shaped keys in one line."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shaped = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+        for k, v in own.items()
+        if k in state and isinstance(state[k], torch.Tensor) and tuple(state[k].shape) != tuple(v.shape)
+    ]
+    problems = []
+    for label, keys in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", shaped)):
+        if keys:
+            more = f" (+{len(keys) - 3} more)" if len(keys) > 3 else ""
+            problems.append(f"{label} keys: {', '.join(keys[:3])}{more}")
+    if problems:
+        raise GansteerError(f"{source}: not a {format_name} checkpoint; {'; '.join(problems)}")
+    model.load_state_dict({k: state[k] for k in own}, strict=True)
+
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to `path`; on success it replaces `path` in one rename (no torn files)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
