@@ -1,0 +1,5 @@
+"""`python -m gansteer` == the `gansteer` console script."""
+
+from .cli import main
+
+main()
