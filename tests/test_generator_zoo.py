@@ -1,0 +1,45 @@
+"""Every registered method runs on every tiny generator (a few samples / steps) and gives finite, well-shaped output.
+
+Methods are found through the METHODS registry, so ones that land later are covered without editing this file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+import gansteer.methods  # noqa: F401  (registers the methods)
+from gansteer import load_generator, traverse
+from gansteer.generators.loading import import_architectures
+from gansteer.registry import GENERATORS, METHODS
+
+import_architectures()
+TINY_GENERATORS = [e.name for e in GENERATORS if e.tiny]
+# Small settings applied to whichever of these fields a method has: a handful of samples, steps and directions.
+TINY_PARAMS = {"k": 2, "n": 64, "n_samples": 64, "num_samples": 64, "regression_samples": 64, "steps": 2,
+               "batch_size": 4, "n_iter": 1, "num_directions": 2}
+
+
+def tiny_method(name):
+    cls = METHODS.get(name)
+    fields = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set()
+    return cls(**{k: v for k, v in TINY_PARAMS.items() if k in fields})
+
+
+@pytest.mark.parametrize("generator", TINY_GENERATORS)
+@pytest.mark.parametrize("method", METHODS.names())
+def test_method_runs_on_tiny_generator(method, generator, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # anything a method logs by default lands in the test's directory
+    torch.manual_seed(0)
+    G = load_generator(generator)
+    directions = tiny_method(method).fit(G).directions()
+    k = directions.num_directions
+    assert k >= 1
+    if directions.vectors is not None:
+        assert directions.vectors.shape[0] == k and torch.isfinite(directions.vectors).all()
+    cond = 0 if G.num_classes else None
+    images = traverse(G, directions, [0, k - 1], [-2.0, 0.0, 2.0], seeds=[0, 1], cond=cond)
+    assert images.shape == (2, 2, 3, G.channels, G.resolution, G.resolution)
+    assert torch.isfinite(images).all()
