@@ -30,6 +30,8 @@ _EXPORTS = {
     "Method": "gansteer.methods.base",
     "create_method": "gansteer.methods",
     "SeFa": "gansteer.methods.sefa",
+    "LatentCLR": "gansteer.methods.latentclr",
+    "WarpedGANSpace": "gansteer.methods.warped",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
@@ -41,7 +43,9 @@ if TYPE_CHECKING:
     from .generators.loading import load_generator
     from .methods import create_method
     from .methods.base import Method
+    from .methods.latentclr import LatentCLR
     from .methods.sefa import SeFa
+    from .methods.warped import WarpedGANSpace
     from .traversal import (
         apply_direction,
         latents_for_seeds,

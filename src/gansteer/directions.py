@@ -200,7 +200,11 @@ class DirectionSet:
 
 def build_direction_model(name: str, config: dict[str, Any]) -> nn.Module:
     importlib.import_module("gansteer.methods")  # methods register their direction models on import
-    return DIRECTION_MODELS.create(name, **config)
+    try:
+        model = DIRECTION_MODELS.create(name, **config)
+    except TypeError as e:
+        raise GansteerError(f"direction model {name!r} does not accept config {config!r} ({first_line(e)})") from None
+    return model.eval()  # a loaded model is used, not trained: fixed behaviour for any dropout / batch norm
 
 
 def _json_default(o: object) -> object:
