@@ -17,13 +17,34 @@ from torch import nn
 from ..errors import GansteerError
 
 
+class PickledConfig:
+    """Inert stand-in for a plain configuration object an official checkpoint pickles (see `allow_config_class`).
+
+    Unpickling only creates this empty object and hands it the pickled attribute dict, which weights-only loading
+    has already restricted to plain data (numbers, strings, lists, dicts, tensors). No code from the file runs.
+    """
+
+    def __setstate__(self, state: Any) -> None:
+        self.values = dict(state) if isinstance(state, dict) else {}
+
+
+_CONFIG_CLASSES: dict[str, type] = {}
+
+
+def allow_config_class(qualified_name: str) -> None:
+    """Let `torch_load` read pickled instances of `qualified_name` (e.g. "models.utils.config.BaseConfig") as
+    `PickledConfig` objects. Only for classes that are attribute bags in the official code."""
+    _CONFIG_CLASSES[qualified_name] = PickledConfig
+
+
 def torch_load(path: str | Path) -> Any:
     """`torch.load(weights_only=True)` on the CPU, with one-line errors for missing, foreign or unsafe files."""
     path = Path(path)
     if not path.is_file():
         raise GansteerError(f"checkpoint {path} does not exist")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals([(cls, name) for name, cls in _CONFIG_CLASSES.items()]):
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         raise GansteerError(f"{path}: refused to load (it pickles objects, not tensors): {first_line(e)}") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
