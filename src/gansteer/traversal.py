@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -39,11 +39,7 @@ def apply_direction(
     space = directions.space
     if layers is None:
         return directions.shift(latent, k, eps), space
-    if generator.num_layers <= 1:
-        raise GansteerError(f"generator {generator.name!r} has a single layer: layer ranges do not apply")
-    start, stop = layers
-    if not 0 <= start < stop <= generator.num_layers:
-        raise GansteerError(f"layer range {start}-{stop - 1} is invalid; expected within 0-{generator.num_layers - 1}")
+    start, stop = check_layer_range(generator, layers)
     layered = generator.layered_space(space)
     out = generator.expand_layers(latent, space).clone()
     n, rows = out.shape[0], out[:, start:stop]
@@ -52,6 +48,49 @@ def apply_direction(
     moved = directions.shift(rows.reshape(-1, out.shape[-1]), k, eps_rows)
     out[:, start:stop] = moved.reshape(n, stop - start, -1)
     return out, layered
+
+
+def check_layer_range(generator: Generator, layers: tuple[int, int]) -> tuple[int, int]:
+    """A half-open layer range [start, stop) that fits the generator, or a one-line error."""
+    if generator.num_layers <= 1:
+        raise GansteerError(f"generator {generator.name!r} has a single layer: layer ranges do not apply")
+    start, stop = layers
+    if not 0 <= start < stop <= generator.num_layers:
+        raise GansteerError(f"layer range {start}-{stop - 1} is invalid; expected within 0-{generator.num_layers - 1}")
+    return start, stop
+
+
+def apply_shifts(
+    generator: Generator,
+    latent: Tensor,
+    directions: DirectionSet,
+    shifts: Mapping[int, float],
+    *,
+    layers: tuple[int, int] | None = None,
+) -> tuple[Tensor, str]:
+    """Several edits at once: `latent` moved along each direction k by shifts[k] in turn -> (new latent, its space).
+
+    With a layer range, the latent is expanded to the layered space once and every edit moves only those layers.
+    """
+    layers = layers if layers is not None else directions.layers
+    if layers is None:
+        for k, eps in shifts.items():
+            latent = directions.shift(latent, k, eps)
+        return latent, directions.space
+    start, stop = check_layer_range(generator, layers)
+    out = generator.expand_layers(latent, directions.space).clone()  # (N, L, D)
+    rows = out[:, start:stop].reshape(-1, out.shape[-1])  # (N * (stop - start), D)
+    for k, eps in shifts.items():
+        rows = directions.shift(rows, k, eps)
+    out[:, start:stop] = rows.reshape(out.shape[0], stop - start, -1)
+    return out, generator.layered_space(directions.space)
+
+
+def row_label(directions: DirectionSet, k: int) -> str:
+    """ "3", "3: smile" or "3: smile (4/5)": a direction's index, human label and rating, for grids and pages."""
+    text = f"{k}: {directions.labels[k]}" if directions.labels[k] else str(k)
+    rating = directions.ratings[k]
+    return f"{text} ({rating}/5)" if rating is not None else text
 
 
 @torch.inference_mode()
@@ -120,5 +159,6 @@ def _label_rows(grid: np.ndarray, labels: Sequence[str], *, row_height: int, pad
 
 
 __all__ = [
-    "apply_direction", "latents_for_seeds", "save_traversal_gif", "save_traversal_grid", "to_uint8", "traverse",
+    "apply_direction", "apply_shifts", "check_layer_range", "latents_for_seeds", "row_label", "save_traversal_gif",
+    "save_traversal_grid", "to_uint8", "traverse",
 ]

@@ -27,9 +27,9 @@ from .options import IndexList, LayerRange, Shifts, generator_option, open_gener
 def traverse(direction_file: Path, generator: str, generator_format: str | None, indices: list[int],
              shifts: list[float] | None, seeds: list[int], layers: tuple[int, int] | None, cond: int | None,
              output: Path, gif: bool) -> None:
-    """Render DIRECTION_FILE: one row per (direction, seed), one column per shift; labels appear on the left."""
+    """Render DIRECTION_FILE: one row per (direction, seed), one column per shift; labels and ratings on the left."""
     from ..directions import DirectionSet
-    from ..traversal import save_traversal_gif, save_traversal_grid
+    from ..traversal import row_label, save_traversal_gif, save_traversal_grid
     from ..traversal import traverse as run_traverse
 
     directions = DirectionSet.load(direction_file)
@@ -40,7 +40,7 @@ def traverse(direction_file: Path, generator: str, generator_format: str | None,
         lo, hi = directions.shift_range[indices].min().item(), directions.shift_range[indices].max().item()  # type: ignore[index]
         shifts = [lo + (hi - lo) * i / 6 for i in range(7)]
     images = run_traverse(G, directions, indices, shifts, seeds=seeds, layers=layers, cond=cond)
-    labels = [f"{k}: {directions.labels[k]}" if directions.labels[k] else str(k) for k in indices]
+    labels = [row_label(directions, k) for k in indices]
     click.echo(f"wrote {save_traversal_grid(images, output, row_labels=labels)}")
     if gif:
         for i, k in enumerate(indices):
