@@ -12,7 +12,7 @@ from ..registry import GENERATOR_FORMATS, GENERATORS
 from .base import Generator
 
 # Architecture modules register their names and checkpoint formats when imported.
-ARCHITECTURES = ["dcgan", "sngan", "progan", "stylegan2", "synthetic"]
+ARCHITECTURES = ["dcgan", "sngan", "progan", "stylegan2", "synthetic", "biggan"]
 
 
 def import_architectures() -> None:
