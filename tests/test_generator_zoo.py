@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import gansteer.methods  # noqa: F401  (registers the methods)
-from gansteer import load_generator, traverse
+from gansteer import GansteerError, load_generator, traverse
 from gansteer.generators.loading import import_architectures
 from gansteer.registry import GENERATORS, METHODS
 
@@ -34,7 +34,12 @@ def test_method_runs_on_tiny_generator(method, generator, tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)  # anything a method logs by default lands in the test's directory
     torch.manual_seed(0)
     G = load_generator(generator)
-    directions = tiny_method(method).fit(G).directions()
+    try:
+        directions = tiny_method(method).fit(G).directions()
+    except GansteerError as e:  # a declared limitation (one-line error naming it) is reported, not hidden
+        if G.num_classes and "unconditional" in str(e):
+            pytest.xfail(str(e))
+        raise
     k = directions.num_directions
     assert k >= 1
     if directions.vectors is not None:
