@@ -10,7 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gansteer import GansteerError, SeFa, apply_direction, load_generator, traverse
+from gansteer import DirectionSet, GansteerError, SeFa, apply_direction, load_generator, traverse
+from gansteer.cli import main
 from gansteer.generators.stylegan2 import StyleGAN2
 from gansteer.generators.stylegan2_formats import (
     nvlabs_record,
@@ -369,3 +370,21 @@ def test_sefa_on_style_weights(G):
                                atol=1e-3, rtol=0)
     with pytest.raises(GansteerError, match="layer range 4-6 is invalid; expected within 0-5"):
         G.style_weights((4, 7))
+
+
+def test_cli_sefa_layers_on_a_pickle_then_traverse_the_pt(G, tmp_path):
+    from click.testing import CliRunner
+
+    save_nvlabs_pkl(G, tmp_path / "g.pkl")
+    save_rosinality(G, tmp_path / "g.pt")
+    out = tmp_path / "sefa.safetensors"
+    r = CliRunner().invoke(main, ["discover", "sefa", "-g", str(tmp_path / "g.pkl"), "--layers", "1-2", "-k", "3",
+                                  "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    ds = DirectionSet.load(out)
+    assert ds.space == "w" and ds.layers == (1, 3) and ds.generator_hash == G.weight_hash()
+    r = CliRunner().invoke(main, ["traverse", str(out), "-g", str(tmp_path / "g.pt"), "-d", "0-1", "-s", "-3:3:3",
+                                  "--seeds", "0", "-o", str(tmp_path / "t.png")])
+    assert r.exit_code == 0 and (tmp_path / "t.png").is_file(), r.output
+    r = CliRunner().invoke(main, ["discover", "sefa", "-g", "stylegan2-tiny", "--layers", "3-9", "-o", str(out)])
+    assert r.exit_code == 1 and r.output.strip() == "Error: layer range 3-9 is invalid; expected within 0-5"
