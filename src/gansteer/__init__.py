@@ -32,6 +32,8 @@ _EXPORTS = {
     "SeFa": "gansteer.methods.sefa",
     "LatentCLR": "gansteer.methods.latentclr",
     "WarpedGANSpace": "gansteer.methods.warped",
+    "invert": "gansteer.inversion", "edit": "gansteer.inversion", "Inversion": "gansteer.inversion",
+    "EncoderTraining": "gansteer.inversion", "load_encoder": "gansteer.inversion", "load_image": "gansteer.inversion",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from .errors import GansteerError
     from .generators.base import Generator, ModuleGenerator, wrap_generator
     from .generators.loading import load_generator
+    from .inversion import EncoderTraining, Inversion, edit, invert, load_encoder, load_image
     from .methods import create_method
     from .methods.base import Method
     from .methods.latentclr import LatentCLR
