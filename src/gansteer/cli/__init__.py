@@ -6,7 +6,10 @@ import importlib
 
 from .main import main
 
-COMMAND_MODULES = ["info", "discover", "traverse", "demo", "evaluate", "convert", "latentclr", "warped", "explore", "inversion"]
+COMMAND_MODULES = [
+    "info", "discover", "traverse", "demo", "evaluate", "convert", "latentclr", "warped", "explore",
+    "inversion",
+]
 for _module in COMMAND_MODULES:
     importlib.import_module(f"{__name__}.{_module}")
 
