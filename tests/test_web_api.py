@@ -172,6 +172,26 @@ def test_layer_range_and_class_of_a_layered_conditional_generator(layered_client
         assert r.status_code == 422 and message in r.json()["error"], (body, r.text)
 
 
+def test_conditional_stylegan_maps_each_seed_with_its_class(tmp_path):
+    G = load_generator("stylegan2-tiny", num_classes=3)
+    path = tmp_path / "w.safetensors"
+    ds = SeFa(k=3).fit(G).directions()  # in w
+    ds.save(path)
+    c = TestClient(create_app(G, path))
+    body = {"seed": 4, "shifts": {"1": 2.0}, "layers": [1, 4], "class": 2}
+    got = pixels(c.post("/api/render", json=body))
+    with torch.inference_mode():
+        w = G.map_latent(latents_for_seeds(G, [4]), "w", cond=2)
+        latent, space = apply_shifts(G, w, ds, {1: 2.0}, layers=(1, 4))
+        np.testing.assert_array_equal(got, to_uint8(G(latent, space=space, cond=2))[0])
+    assert space == "w+" and not np.array_equal(got, pixels(c.post("/api/render", json={**body, "class": 0})))
+    grid = pixels(c.post("/api/strip", json={"direction": 1, "seeds": [4], "steps": 3, "low": 0.0, "high": 4.0,
+                                             "layers": [1, 4], "class": 2}))
+    np.testing.assert_array_equal(grid[2:18, 2 + 18 : 2 + 18 + 16], got)  # middle column: shift 2.0
+    r = c.post("/api/render", json={"layers": [0, 7]})
+    assert r.status_code == 422 and r.json()["error"] == "layer range 0-6 is invalid; expected within 0-5"
+
+
 def test_apply_shifts_equals_one_direction_at_a_time(layered_client):
     _, G, path = layered_client
     ds = DirectionSet.load(path)
@@ -257,10 +277,15 @@ def test_extra_routers_reach_the_explorer_and_unknown_routes_are_json(tiny_file,
     assert c.get("/api/render").status_code == 405
 
 
-def test_mismatched_direction_file_is_refused(tiny_file):
-    _, src = tiny_file
+def test_mismatched_direction_file_is_refused_or_flagged(tiny_file, tmp_path):
+    G, src = tiny_file
     with pytest.raises(GansteerError, match="directions have dimension 8 but generator 'layered-tiny'"):
         create_app(LayeredTiny(), src)
+    ds = DirectionSet.load(src)
+    ds.generator_hash = "0123456789abcdef"
+    ds.save(tmp_path / "other.safetensors")
+    warning = TestClient(create_app(G, tmp_path / "other.safetensors")).get("/api/info").json()["warning"]
+    assert "(weights 0123456789abcdef), not on these weights" in warning
 
 
 def test_load_loop_on_loopback_never_answers_5xx(tiny_file, tmp_path):

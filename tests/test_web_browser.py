@@ -94,3 +94,34 @@ def test_a_label_typed_in_the_page_lands_in_the_file(page):
     page.reload()
     page.wait_for_selector("body[data-ready=true]")
     assert page.locator(".direction[data-k='1'] .label").input_value() == "hair colour"
+
+
+def test_layer_range_and_class_controls_of_a_conditional_stylegan(explorer, tmp_path):
+    browser, _, _ = explorer
+    G = load_generator("stylegan2-tiny", num_classes=3)
+    path = tmp_path / "w.safetensors"
+    SeFa(k=3).fit(G).directions().save(path)
+    with background_server(create_app(G, path)) as url:
+        page = browser.new_page()
+        page.goto(url)
+        page.wait_for_function("Number(document.getElementById('image').dataset.seq) >= 1")
+        assert page.is_visible("#layers-row") and page.is_visible("#class-row")
+        assert page.input_value("#layer-start") == "0" and page.input_value("#layer-end") == "5"
+        page.locator(".direction[data-k='0'] .shift").fill("2")
+        page.wait_for_function("Number(document.getElementById('image').dataset.seq) >= 2")
+        shots = {"all layers": page.locator("#image").screenshot()}
+        for name, selector, value in [("layers 4-5", "#layer-start", "4"), ("class 2", "#class", "2")]:
+            seq = shown_seq(page)
+            page.fill(selector, value)
+            page.dispatch_event(selector, "change")
+            page.wait_for_function(f"Number(document.getElementById('image').dataset.seq) > {seq}")
+            shots[name] = page.locator("#image").screenshot()
+        assert len(set(shots.values())) == 3, "layer range and class must each change the image"
+        assert page.evaluate("[window.explorer.state.layers, window.explorer.state.cls]") == [[4, 6], 2]
+        seq = page.evaluate("window.explorer.render.seq")
+        page.evaluate("[$('layer-start').value, $('layer-end').value] = ['5', '3']")
+        page.dispatch_event("#layer-end", "change")
+        assert "layers must satisfy" in page.inner_text("#status")  # refused in the page, nothing sent
+        assert "invalid" in page.get_attribute("#layers-row", "class")
+        assert page.evaluate("window.explorer.render.seq") == seq
+        page.close()

@@ -117,7 +117,10 @@ def render(req: RenderRequest, explorer: ExplorerDep) -> Response:
     tracked = req.client is not None and req.seq is not None
     if tracked and explorer.is_superseded(req.client, req.seq, register=True):  # type: ignore[arg-type]
         return stale(req)
-    latent = explorer.latent_from_values(req.latent) if req.latent is not None else explorer.base_latent(req.seed)
+    if req.latent is not None:
+        latent = explorer.latent_from_values(req.latent)
+    else:
+        latent = explorer.base_latent(req.seed, req.cls)
     if tracked and explorer.is_superseded(req.client, req.seq):  # type: ignore[arg-type]
         return stale(req)
     image = explorer.render(latent, req.shifts, layers=req.layers, cls=req.cls)

@@ -53,7 +53,7 @@ class Explorer:
         self._render_lock = threading.Lock()  # one forward pass at a time: 2 requests would only share the cores
         self._save_lock = threading.Lock()
         self._seq_lock = threading.Lock()
-        self._seeds: OrderedDict[int, Tensor] = OrderedDict()
+        self._seeds: OrderedDict[tuple[int, int | None], Tensor] = OrderedDict()
         self._latest: OrderedDict[str, int] = OrderedDict()
         self.render(self.base_latent(0), {})  # warm-up, so the first slider move is as fast as the rest
 
@@ -85,17 +85,25 @@ class Explorer:
         return cls
 
     # ----------------------------------------------------------------- latents
-    def base_latent(self, seed: int) -> Tensor:
-        """(1, D) latent of seed `seed` in the direction set's space (cached: mapping z -> w may cost a pass)."""
+    def base_latent(self, seed: int, cls: int | None = None) -> Tensor:
+        """(1, D) latent of `seed` in the direction set's space (cached: mapping z -> w costs a pass).
+
+        A class-conditional mapping (conditional StyleGAN) makes w depend on the class as well as the seed."""
         if not 0 <= seed <= MAX_SEED:
             raise GansteerError(f"seed {seed} is out of range; expected 0..{MAX_SEED}")
+        cls, space, G = self.check_class(cls), self.directions.space, self.generator
         with self._render_lock:
-            if seed not in self._seeds:
+            if (seed, cls) not in self._seeds:
                 with torch.inference_mode():
-                    self._seeds[seed] = latents_for_seeds(self.generator, [seed], self.directions.space)
+                    latent = latents_for_seeds(G, [seed])  # z
+                    if space != "z" and G.num_classes:
+                        latent = G.map_latent(latent, space, cond=cls)  # type: ignore[call-arg]
+                    elif space != "z":
+                        latent = G.map_latent(latent, space)
+                self._seeds[(seed, cls)] = latent
                 if len(self._seeds) > _CACHE:
                     self._seeds.popitem(last=False)
-            return self._seeds[seed]
+            return self._seeds[(seed, cls)]
 
     def latent_from_values(self, values: Sequence[float]) -> Tensor:
         """A latent supplied by the client (e.g. an inverted photo), in the direction set's space -> (1, D)."""
@@ -123,11 +131,11 @@ class Explorer:
         self.directions.check_index(k)
         for eps in shifts:
             self.check_shifts({k: eps})
-        for seed in seeds:
-            self.base_latent(seed)  # range check
         span, cond = self.check_layers(layers), self.check_class(cls)
+        latents = torch.cat([self.base_latent(seed, cond) for seed in seeds])
         with self._render_lock:
-            return traverse(self.generator, self.directions, [k], list(shifts), seeds=seeds, layers=span, cond=cond)[0]
+            return traverse(self.generator, self.directions, [k], list(shifts), latents=latents, layers=span,
+                            cond=cond)[0]
 
     @staticmethod
     def encode(images: Tensor, fmt: str = "png", *, nrow: int | None = None) -> bytes:
