@@ -12,6 +12,7 @@ import pytest
 import scipy.linalg
 import torch
 from click.testing import CliRunner
+from PIL import Image
 
 from gansteer import DirectionSet, GansteerError, create_method
 from gansteer.cli import main
@@ -215,3 +216,22 @@ def test_torchrun_two_processes(tmp_path):
     losses = re.findall(r"ok=([^;]+);", out.stdout)
     assert len(losses) == 2 and losses[0] != losses[1]  # same A and R; each rank drew its own samples
     assert all(np.isfinite(float(x)) for x in losses)
+
+
+def test_cli_saliency_masks(tmp_path, tiny):
+    from gansteer.metrics.saliency import saliency_masks
+    from gansteer.traversal import latents_for_seeds
+
+    d = DirectionSet(torch.eye(3, 8), method="voynov")
+    path = d.save(tmp_path / "d.safetensors")
+    r = run("evaluate", "masks", path, "-g", "dcgan-tiny", "-d", 1, "--shift", 4, "--threshold", 0.1, "--seeds", "0-2",
+            "--out", tmp_path / "m")
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (tmp_path / "m").glob("*.png")) == ["mask_0.png", "mask_1.png", "mask_2.png",
+                                                                       "masks.png"]
+    expected = saliency_masks(tiny, d, 4.0, 0.1, latents=latents_for_seeds(tiny, [0, 1, 2]), k=1)
+    written = np.stack([np.asarray(Image.open(tmp_path / "m" / f"mask_{s}.png"))[..., 0] for s in range(3)]) > 127
+    assert written.shape == (3, 16, 16) and np.array_equal(written, expected.numpy())
+    assert 0 < expected.float().mean() < 1  # a mask with both foreground and background
+    r = run("evaluate", "masks", path, "-g", "dcgan-tiny", "-d", 5, "--out", tmp_path / "m")
+    assert r.exit_code == 1 and "direction index 5 is out of range; expected 0..2" in r.output

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from ..errors import GansteerError
 from .convert import convert
 from .discover import discover, output_option
 from .evaluate import evaluate
@@ -145,10 +144,7 @@ def masks(directions_file: Path, generator: str, generator_format: str | None, d
     import torch
 
     from ..directions import DirectionSet
-    try:
-        from ..metrics.saliency import saliency_masks, shifted_images
-    except ImportError:  # lands with the ground-truth issue
-        raise GansteerError("evaluate masks needs gansteer.metrics.saliency, which this build lacks") from None
+    from ..metrics.saliency import saliency_masks, shifted_images
     from ..traversal import latents_for_seeds
     from ..viz.grid import image_grid, save_png
 
