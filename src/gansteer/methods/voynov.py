@@ -137,12 +137,12 @@ class Voynov(TrainedMethod):
 
     # ------------------------------------------------------------------ model
     def build(self, generator: Generator) -> nn.ModuleDict:
-        if self.channels_last and _plain_convolutions(generator):
-            generator.to(memory_format=torch.channels_last)
-        probe = generator.sample_latent(1, generator=torch.Generator().manual_seed(0), space=self.space)
+        probe = generator.sample_latent(2, generator=torch.Generator().manual_seed(0), space=self.space)
         dim = int(probe.shape[-1])
         if generator.num_classes and self.classes and not all(0 <= c < generator.num_classes for c in self.classes):
             raise GansteerError(f"classes {list(self.classes)} out of range; expected 0..{generator.num_classes - 1}")
+        if self.channels_last:
+            _try_channels_last(generator, probe, self.space, 0 if generator.num_classes else None)
         R = RECONSTRUCTORS.create(self.reconstructor, channels=generator.channels, num_directions=self.k)
         if self.channels_last:
             R = R.to(memory_format=torch.channels_last)
@@ -206,11 +206,17 @@ class Voynov(TrainedMethod):
         )
 
 
-def _plain_convolutions(module: nn.Module) -> bool:
-    """True when every 4-d weight belongs to a torch Conv2d / ConvTranspose2d, so channels-last is safe to apply
-    (custom layers may `.view` their weights, which fails on a channels-last tensor)."""
-    return all(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for m in module.modules()
-               if any(p.dim() == 4 for p in m.parameters(recurse=False)))
+def _try_channels_last(generator: Generator, probe: Tensor, space: str, cond: int | None) -> bool:
+    """Switch G's 4-d weights to channels-last if a forward pass still works (code that `.view`s activations or
+    weights can fail on channels-last tensors; then G is put back as it was)."""
+    generator.to(memory_format=torch.channels_last)
+    try:
+        with torch.no_grad():
+            generator(probe, space=space, cond=cond)
+    except RuntimeError:
+        generator.to(memory_format=torch.contiguous_format)
+        return False
+    return True
 
 
 METHODS.register("voynov", help="learned direction matrix + reconstructor (Voynov & Babenko, seeds 000/004)")(Voynov)
