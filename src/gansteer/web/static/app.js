@@ -23,6 +23,7 @@ function payload() {
   const shifts = {};
   for (const [k, v] of Object.entries(state.shifts)) if (v !== 0) shifts[k] = v;
   const body = { seed: state.seed, shifts, client: clientId, seq: render.seq };
+  if (state.latent) body.latent = state.latent; // an uploaded photo's latent (photo.js) overrides the seed
   if (state.layers) body.layers = state.layers;
   if (state.cls !== null) body["class"] = state.cls;
   return body;
@@ -175,6 +176,7 @@ async function showStrip(k) {
 // ---------------------------------------------------------------- controls
 function setSeed(seed) {
   state.seed = Math.max(0, Math.min(info.limits.max_seed, Math.floor(seed) || 0));
+  state.latent = null;
   $("seed").value = String(state.seed);
   requestRender();
 }
