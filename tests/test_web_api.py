@@ -3,6 +3,8 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import threading
+import time
 from typing import Annotated
 
 import httpx
@@ -126,7 +128,7 @@ BAD_RENDERS = [
     ({"layers": [0, 1]}, "generator 'dcgan-tiny' has a single layer: layer ranges do not apply"),
     ({"layers": [0]}, "layers: List should have at least 2 items"),
     ({"class": 1}, "generator 'dcgan-tiny' is unconditional; got class 1"),
-    ({"latent": [0.0] * 7}, "latent has 7 values; expected 8"),
+    ({"latent": [0.0] * 7}, "latent has 7 values; expected 8 (space 'z')"),
     ({"latent": [1e6] * 8}, "latent values must be finite with |x| <= 1000"),
     ({"format": "gif"}, "format: Input should be 'png' or 'jpeg'"),
     ({"sedd": 3}, "sedd: Extra inputs are not permitted"),
@@ -190,6 +192,16 @@ def test_conditional_stylegan_maps_each_seed_with_its_class(tmp_path):
     np.testing.assert_array_equal(grid[2:18, 2 + 18 : 2 + 18 + 16], got)  # middle column: shift 2.0
     r = c.post("/api/render", json={"layers": [0, 7]})
     assert r.status_code == 422 and r.json()["error"] == "layer range 0-6 is invalid; expected within 0-5"
+    # a w+ latent (what a photo inversion gives) as the starting point, edited on layers 1-3 only
+    w_plus = G.expand_layers(w, "w").clone()
+    w_plus[:, 5] += 0.5
+    got = pixels(c.post("/api/render", json={"latent": w_plus.flatten().tolist(), "shifts": {"1": 2.0},
+                                             "layers": [1, 4], "class": 2}))
+    with torch.inference_mode():
+        latent, space = apply_shifts(G, w_plus, ds, {1: 2.0}, layers=(1, 4))
+        np.testing.assert_array_equal(got, to_uint8(G(latent, space=space, cond=2))[0])
+    r = c.post("/api/render", json={"latent": [0.0] * 20})
+    assert r.status_code == 422 and "expected 16 (space 'w') or 6 x 16 (space 'w+')" in r.json()["error"]
 
 
 def test_apply_shifts_equals_one_direction_at_a_time(layered_client):
@@ -245,6 +257,29 @@ def test_stale_requests_are_dropped(client):
     assert r.status_code == 409 and "superseded" in r.json()["error"]
     assert c.post("/api/render", json={"client": "b", "seq": 1}).status_code == 200
     assert c.post("/api/render", json={"client": "a", "seq": 6}).headers["x-seq"] == "6"
+
+
+def test_a_request_overtaken_while_waiting_for_the_generator_is_dropped(client):
+    c, _, _ = client
+    explorer = c.app.state.explorer
+    results = {}
+
+    def post(seq):
+        results[seq] = c.post("/api/render", json={"seed": 0, "client": "w", "seq": seq})
+
+    with explorer._render_lock:  # the generator is busy: both requests queue
+        first = threading.Thread(target=post, args=(1,))
+        first.start()
+        while explorer._latest.get("w") != 1:
+            time.sleep(0.005)
+        second = threading.Thread(target=post, args=(2,))
+        second.start()
+        while explorer._latest.get("w") != 2:
+            time.sleep(0.005)
+    first.join(30)
+    second.join(30)
+    assert results[1].status_code == 409 and results[2].status_code == 200
+    assert float(results[2].headers["server-timing"].split("dur=")[1]) > 0
 
 
 def test_strip_is_one_direction_across_shifts_for_several_seeds(client):

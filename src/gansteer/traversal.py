@@ -11,7 +11,7 @@ from torch import Tensor
 
 from .directions import DirectionSet
 from .errors import GansteerError
-from .generators.base import Generator
+from .generators.base import LAYERED, Generator
 from .viz.grid import image_grid, save_gif, save_png, to_uint8
 
 
@@ -70,15 +70,18 @@ def apply_shifts(
 ) -> tuple[Tensor, str]:
     """Several edits at once: `latent` moved along each direction k by shifts[k] in turn -> (new latent, its space).
 
-    With a layer range, the latent is expanded to the layered space once and every edit moves only those layers.
+    `latent` is (N, D) in the set's space or already its layered form (N, L, D), e.g. a w+ inversion of a photo. With
+    a layer range, the latent is expanded to the layered space once and every edit moves only those layers.
     """
     layers = layers if layers is not None else directions.layers
+    if layers is None and latent.dim() == 3 and directions.space in LAYERED:
+        layers = (0, generator.num_layers)
     if layers is None:
         for k, eps in shifts.items():
             latent = directions.shift(latent, k, eps)
         return latent, directions.space
     start, stop = check_layer_range(generator, layers)
-    out = generator.expand_layers(latent, directions.space).clone()  # (N, L, D)
+    out = (latent if latent.dim() == 3 else generator.expand_layers(latent, directions.space)).clone()  # (N, L, D)
     rows = out[:, start:stop].reshape(-1, out.shape[-1])  # (N * (stop - start), D)
     for k, eps in shifts.items():
         rows = directions.shift(rows, k, eps)

@@ -9,6 +9,7 @@ refused); anything invalid answers 4xx with ``{"error": "<one line>"}``, never a
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -113,19 +114,25 @@ def info(explorer: ExplorerDep, request: Request) -> dict[str, Any]:
 @api.post("/render", responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}})
 def render(req: RenderRequest, explorer: ExplorerDep) -> Response:
     """The edited image. With `client` + `seq`, a request older than one already seen from that client is dropped
-    (409), also while it waits for the generator."""
-    tracked = req.client is not None and req.seq is not None
-    if tracked and explorer.is_superseded(req.client, req.seq, register=True):  # type: ignore[arg-type]
-        return stale(req)
+    (409), also when it is overtaken while waiting for the generator."""
+    start = time.perf_counter()
+    superseded = None
+    if req.client is not None and req.seq is not None:
+        client, seq = req.client, req.seq
+        if explorer.is_superseded(client, seq, register=True):
+            return stale(req)
+        superseded = lambda: explorer.is_superseded(client, seq)  # noqa: E731
     if req.latent is not None:
         latent = explorer.latent_from_values(req.latent)
     else:
         latent = explorer.base_latent(req.seed, req.cls)
-    if tracked and explorer.is_superseded(req.client, req.seq):  # type: ignore[arg-type]
+    image = explorer.render(latent, req.shifts, layers=req.layers, cls=req.cls, superseded=superseded)
+    if image is None:
         return stale(req)
-    image = explorer.render(latent, req.shifts, layers=req.layers, cls=req.cls)
-    headers = {"Cache-Control": "no-store", "X-Seq": str(req.seq if req.seq is not None else "")}
-    return Response(explorer.encode(image, req.format), media_type=f"image/{req.format}", headers=headers)
+    data = explorer.encode(image, req.format)
+    headers = {"Cache-Control": "no-store", "X-Seq": str(req.seq if req.seq is not None else ""),
+               "Server-Timing": f"render;dur={(time.perf_counter() - start) * 1000:.2f}"}
+    return Response(data, media_type=f"image/{req.format}", headers=headers)
 
 
 def stale(req: RenderRequest) -> JSONResponse:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from torch import Tensor
 
 from ..directions import DirectionSet
 from ..errors import GansteerError
-from ..generators.base import Generator
+from ..generators.base import LAYERED, Generator
 from ..generators.loading import load_generator
 from ..traversal import apply_shifts, check_layer_range, latents_for_seeds, row_label, traverse
 from ..viz.grid import image_grid, to_uint8
@@ -106,22 +106,29 @@ class Explorer:
             return self._seeds[(seed, cls)]
 
     def latent_from_values(self, values: Sequence[float]) -> Tensor:
-        """A latent supplied by the client (e.g. an inverted photo), in the direction set's space -> (1, D)."""
-        d = self.generator.latent_dim
+        """A latent supplied by the client (e.g. an inverted photo) in the direction set's space: D values -> (1, D),
+        or num_layers x D values of its layered form (w+ for w directions) -> (1, num_layers, D)."""
+        G, space = self.generator, self.directions.space
+        d, layered = G.latent_dim, G.num_layers > 1 and space in LAYERED
         t = torch.tensor(list(values), dtype=torch.float64)
-        if t.numel() != d:
-            raise GansteerError(f"latent has {t.numel()} values; expected {d} (one vector of space "
-                                f"{self.directions.space!r})")
+        if t.numel() not in (d, G.num_layers * d if layered else d):
+            more = f" or {G.num_layers} x {d} (space {LAYERED[space]!r})" if layered else ""
+            raise GansteerError(f"latent has {t.numel()} values; expected {d} (space {space!r}){more}")
         if not torch.isfinite(t).all() or t.abs().max() > MAX_LATENT_ABS:
             raise GansteerError(f"latent values must be finite with |x| <= {MAX_LATENT_ABS:g}")
-        return t.reshape(1, d).to(self.generator.device, self.generator.dtype)
+        shape = (1, d) if t.numel() == d else (1, G.num_layers, d)
+        return t.reshape(shape).to(G.device, G.dtype)
 
     # --------------------------------------------------------------- rendering
     def render(self, latent: Tensor, shifts: Mapping[int, float], *, layers: Sequence[int] | None = None,
-               cls: int | None = None) -> Tensor:
-        """(1, C, H, W) image in [-1, 1] of `latent` edited by every shift at once."""
+               cls: int | None = None, superseded: Callable[[], bool] | None = None) -> Tensor | None:
+        """(1, C, H, W) image in [-1, 1] of `latent` edited by every shift at once.
+
+        `superseded` is asked once the generator is free: True means a newer request replaced this one (-> None)."""
         shifts, span, cond = self.check_shifts(shifts), self.check_layers(layers), self.check_class(cls)
         with self._render_lock, torch.inference_mode():
+            if superseded is not None and superseded():
+                return None
             edited, space = apply_shifts(self.generator, latent, self.directions, shifts, layers=span)
             return self.generator(edited, space=space, cond=cond)
 
