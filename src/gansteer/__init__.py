@@ -34,6 +34,7 @@ _EXPORTS = {
     "WarpedGANSpace": "gansteer.methods.warped",
     "invert": "gansteer.inversion", "edit": "gansteer.inversion", "Inversion": "gansteer.inversion",
     "EncoderTraining": "gansteer.inversion", "load_encoder": "gansteer.inversion", "load_image": "gansteer.inversion",
+    "GANSpace": "gansteer.methods.ganspace",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from .inversion import EncoderTraining, Inversion, edit, invert, load_encoder, load_image
     from .methods import create_method
     from .methods.base import Method
+    from .methods.ganspace import GANSpace
     from .methods.latentclr import LatentCLR
     from .methods.sefa import SeFa
     from .methods.warped import WarpedGANSpace

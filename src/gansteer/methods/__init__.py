@@ -9,7 +9,7 @@ from ..registry import METHODS
 from .base import Method
 
 # One module per method; each registers itself (and its direction models) on import.
-MODULES = ["sefa", "latentclr", "warped", "voynov"]
+MODULES = ["sefa", "latentclr", "warped", "voynov", "ganspace"]
 for _module in MODULES:
     importlib.import_module(f"{__name__}.{_module}")
 
