@@ -36,7 +36,7 @@ ESTIMATOR_CHOICES = ["auto", "exact", "randomized", "incremental", "ica", "spars
 @click.option("--layers", type=LayerRange(), default=None,
               help="Layered generators (StyleGAN W+, BigGAN blocks): default edit layers, inclusive (e.g. 0-5).")
 @click.option("--class", "cond", type=click.IntRange(min=0), default=None,
-              help="Class index for conditional generators (fixed while sampling).")
+              help="Class index for conditional generators, fixed while sampling [default: 0].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=4096, show_default=True,
               help="Samples per chunk (chunk i has its own seed, so results do not depend on the process count).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Sampling seed.")

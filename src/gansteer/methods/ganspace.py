@@ -54,7 +54,7 @@ class GANSpace(Method):
     n_iter: int = 3  # passes of the randomized estimator
     sparsity: float = 1.0  # sparse PCA's alpha (reference: --sparsity 1.0)
     regression_samples: int | None = None  # samples for the regression; None: n
-    cond: int | None = None  # class index for conditional generators (fixed, as the reference's --class)
+    cond: int | None = None  # class of conditional generators, fixed as the reference's --class (None: class 0)
 
     name = "ganspace"
 
@@ -144,7 +144,11 @@ class GANSpace(Method):
 
     def _data(self, G: Generator, latent: Tensor) -> np.ndarray:
         """What PCA sees: the latents themselves or the flattened features at the layer, (m, D), no copy."""
-        x = latent if self.layer_ == "latent" else G.features(latent, self.layer_, space=self.space, cond=self.cond)
+        if self.layer_ == "latent":
+            x = latent
+        else:
+            cond = (self.cond or 0) if G.num_classes else self.cond
+            x = G.features(latent, self.layer_, space=self.space, cond=cond)
         return x.reshape(x.shape[0], -1).cpu().numpy()
 
     def _resolve_layer(self, G: Generator) -> str:
