@@ -99,6 +99,8 @@ def test_render_applies_every_slider_at_once(client):
     assert np.abs(edited.astype(int) - plain).mean() > 5
     again = c.post("/api/render", json={"seed": 5, "shifts": {"0": 1.5, "2": -2.0}})
     np.testing.assert_array_equal(pixels(again), edited)
+    with pytest.raises(GansteerError, match="shift nan for direction 0 is out of range; expected a finite number"):
+        c.app.state.explorer.render(z, {0: float("nan")})  # the Python API checks too
     jpeg = c.post("/api/render", json={"seed": 5, "format": "jpeg"})
     assert jpeg.headers["content-type"] == "image/jpeg" and Image.open(io.BytesIO(jpeg.content)).size == (16, 16)
 
@@ -116,7 +118,8 @@ BAD_RENDERS = [
     ({"shifts": {"9": 1.0}}, "direction index 9 is out of range; expected 0..4"),
     ({"shifts": {"-1": 1.0}}, "direction index -1 is out of range"),
     ({"shifts": {"x": 1.0}}, "shifts.x.[key]: Input should be a valid integer"),
-    ({"shifts": {"0": 1e9}}, "shift 1000000000.0 for direction 0 is too large; expected |shift| <= 100"),
+    ({"shifts": {"0": 1e9}}, "shift 1000000000.0 for direction 0 is out of range; expected a finite number with "
+                             "|shift| <= 100"),
     (b'{"shifts": {"0": NaN}}', "shifts.0: Input should be a finite number"),
     (b'{"shifts": {"0": Infinity}}', "shifts.0: Input should be a finite number"),
     (b'{"shifts": {"0": 1e999}}', "shifts.0: Input should be a finite number"),
@@ -292,7 +295,7 @@ def test_strip_is_one_direction_across_shifts_for_several_seeds(client):
     for body, message in [({"direction": 5}, "direction index 5 is out of range"),
                           ({"direction": 0, "seeds": list(range(9))}, "seeds: List should have at most 8 items"),
                           ({"direction": 0, "steps": 1}, "steps: Input should be greater than or equal to 2"),
-                          ({"direction": 0, "high": 1e6}, "is too large")]:
+                          ({"direction": 0, "high": 1e6}, "is out of range")]:
         r = c.post("/api/strip", json=body)
         assert r.status_code == 422 and message in r.json()["error"], (body, r.text)
 

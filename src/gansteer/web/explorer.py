@@ -62,8 +62,8 @@ class Explorer:
         for k, eps in shifts.items():
             self.directions.check_index(k)
             if not abs(eps) <= self.max_shift:  # also false for NaN
-                raise GansteerError(f"shift {eps!r} for direction {k} is too large; expected |shift| <= "
-                                    f"{self.max_shift:g}")
+                raise GansteerError(f"shift {eps!r} for direction {k} is out of range; expected a finite number "
+                                    f"with |shift| <= {self.max_shift:g}")
         return {k: float(eps) for k, eps in shifts.items() if eps != 0}
 
     def check_layers(self, layers: Sequence[int] | None) -> tuple[int, int] | None:
