@@ -48,3 +48,14 @@ def test_method_runs_on_tiny_generator(method, generator, tmp_path, monkeypatch)
     images = traverse(G, directions, [0, k - 1], [-2.0, 0.0, 2.0], seeds=[0, 1], cond=cond)
     assert images.shape == (2, 2, 3, G.channels, G.resolution, G.resolution)
     assert torch.isfinite(images).all()
+
+
+@pytest.mark.parametrize("generator", ["sngan-tiny", "progan-tiny", "biggan-deep-tiny", "biggan-tiny"])
+def test_channels_last_gives_the_same_images(generator):
+    G = load_generator(generator)
+    z = G.sample_latent(2, generator=torch.Generator().manual_seed(0))
+    cond = 1 if G.num_classes else None
+    with torch.inference_mode():
+        x = G(z, cond=cond)
+        G.to(memory_format=torch.channels_last)
+        torch.testing.assert_close(G(z, cond=cond), x, atol=1e-5, rtol=0)

@@ -167,10 +167,10 @@ class SelfAttention(nn.Module):
     def forward(self, x: Tensor) -> Tensor:  # (N, C, H, W) -> same
         n, c, h, w = x.shape
         theta, phi, g, o = (getattr(self, name) for name in self.names)
-        t = theta(x).view(n, c // 8, h * w)
-        p = F.max_pool2d(phi(x), 2).view(n, c // 8, h * w // 4)
+        t = theta(x).reshape(n, c // 8, h * w)
+        p = F.max_pool2d(phi(x), 2).reshape(n, c // 8, h * w // 4)
         attn = F.softmax(torch.bmm(t.transpose(1, 2), p), -1)  # (N, HW, HW/4)
-        v = F.max_pool2d(g(x), 2).view(n, c // 2, h * w // 4)
+        v = F.max_pool2d(g(x), 2).reshape(n, c // 2, h * w // 4)
         return x + self.gamma * o(torch.bmm(v, attn.transpose(1, 2)).view(n, c // 2, h, w))
 
 
@@ -266,7 +266,7 @@ def biggan_deep_format(path: str | Path, state: object = None, **kwargs: Any) ->
 # ======================================================================================= BigGAN-PyTorch (ajbrock)
 def sn_weight(weight: Tensor, u: Tensor, eps: float) -> Tensor:
     """ajbrock's eval-mode spectral norm: one power step from the stored u (not updated), W / sigma."""
-    w = weight.view(weight.shape[0], -1)
+    w = weight.flatten(1)
     with torch.no_grad():
         v = F.normalize(u @ w, eps=eps)  # (1, in)
         u = F.normalize(v @ w.t(), eps=eps)  # (1, out)
