@@ -9,6 +9,7 @@ from .main import main
 COMMAND_MODULES = [
     "info", "discover", "traverse", "demo", "evaluate", "convert", "latentclr", "warped", "explore",
     "inversion", "voynov", "ganspace",
+    "groundtruth",
 ]
 for _module in COMMAND_MODULES:
     importlib.import_module(f"{__name__}.{_module}")
