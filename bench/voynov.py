@@ -2,7 +2,8 @@
 
 Setting of issue 4: dcgan-face, batch 32, K=100, LeNet, orthonormal A, 2 threads. Each variant runs in its own
 subprocess (so peak RSS is its own), and the variants alternate for several rounds (so load from other users of the
-machine hits both alike). One JSON line per measurement, then a summary line with the median steps/s and the ratio.
+machine hits all alike). One JSON line per measurement, then a summary line with the median steps/s and the ratios.
+"gansteer-no-fast" is our step on G itself (no BatchNorm folding, NCHW generator): what the fast copy of G adds.
 
 "reference-like" reproduces what GanLatentDiscovery's trainer does per step and we avoid (the reference itself
 cannot be fetched or run here): the generator's weights keep requires_grad (it is never frozen, and `G.zero_grad()`
@@ -12,7 +13,7 @@ faster than the reference's Python Pade code, so this favours the reference); th
 Python loop over samples and pushed through the deformator; gradients are zeroed (not freed) each step; and the
 statistics are read with .item() each step. Reconstructor, optimiser, sampling and sizes are the same.
 
-    .venv/bin/python bench/voynov.py                 # 3 rounds x 40 timed steps per variant
+    .venv/bin/python bench/voynov.py                 # 3 rounds x 40 timed steps per variant, 3 variants
     .venv/bin/python bench/voynov.py --rounds 1 --steps 20
 """
 
@@ -28,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-VARIANTS = ("gansteer", "reference-like")
+VARIANTS = ("gansteer", "gansteer-no-fast", "reference-like")
 WARMUP = 5
 
 
@@ -42,8 +43,8 @@ def measure(variant: str, steps: int, threads: int) -> dict[str, object]:
     G = load_generator("dcgan-face")
     total = WARMUP + steps
     stamps: list[float] = []
-    if variant == "gansteer":
-        method = Voynov(k=100, reconstructor="lenet", batch_size=32, steps=total)
+    if variant.startswith("gansteer"):
+        method = Voynov(k=100, reconstructor="lenet", batch_size=32, steps=total, fast=variant == "gansteer")
         method.fit(G, progress=False, callbacks=[lambda step, scalars: stamps.append(time.perf_counter())])
     else:
         reference_like(G, total, stamps)
@@ -109,16 +110,17 @@ def main() -> None:
            "PYTHONPATH": str(Path(__file__).parents[1] / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
     results: dict[str, list[float]] = {v: [] for v in VARIANTS}
     for r in range(args.rounds):
-        for variant in VARIANTS if r % 2 == 0 else VARIANTS[::-1]:
+        for variant in VARIANTS[r % 3:] + VARIANTS[: r % 3]:  # rotate the order from round to round
             out = subprocess.run([sys.executable, __file__, "--variant", variant, "--steps", str(args.steps),
                                   "--threads", str(args.threads)], capture_output=True, text=True, env=env, check=True)
             row = json.loads(out.stdout.strip().splitlines()[-1])
             results[variant].append(row["steps_per_s"])
             print(json.dumps({"round": r, **row}), flush=True)
-    ours, ref = (statistics.median(results[v]) for v in VARIANTS)
+    ours, plain, ref = (statistics.median(results[v]) for v in VARIANTS)
     print(json.dumps({"summary": "voynov dcgan-face batch 32 K=100 lenet orthonormal", "threads": args.threads,
-                      "gansteer_steps_per_s": ours, "reference_like_steps_per_s": ref,
-                      "ratio": round(ours / ref, 2), "load_avg_1m": os.getloadavg()[0]}), flush=True)
+                      "gansteer_steps_per_s": ours, "no_fast_steps_per_s": plain, "reference_like_steps_per_s": ref,
+                      "ratio": round(ours / ref, 2), "ratio_no_fast": round(plain / ref, 2),
+                      "load_avg_1m": os.getloadavg()[0]}), flush=True)
 
 
 if __name__ == "__main__":

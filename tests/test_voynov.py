@@ -235,3 +235,20 @@ def test_cli_saliency_masks(tmp_path, tiny):
     assert 0 < expected.float().mean() < 1  # a mask with both foreground and background
     r = run("evaluate", "masks", path, "-g", "dcgan-tiny", "-d", 5, "--out", tmp_path / "m")
     assert r.exit_code == 1 and "direction index 5 is out of range; expected 0..2" in r.output
+
+
+def test_fast_copy_folds_batchnorm_and_leaves_g_alone(tiny):
+    from gansteer.generators.fusion import fast_copy
+
+    z = tiny.sample_latent(4, generator=torch.Generator().manual_seed(0))
+    fast = fast_copy(tiny, z)
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules()) == 0
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in tiny.modules()) == 2  # the original keeps its layers
+    assert fast.main[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert tiny.main[0].weight.is_contiguous()
+    with torch.no_grad():
+        assert torch.allclose(fast(z), tiny(z), atol=1e-5)
+    a = Voynov(steps=3, **TINY).fit(tiny, progress=False)
+    b = Voynov(steps=3, fast=False, **TINY).fit(tiny, progress=False)
+    assert torch.allclose(_a(a), _a(b), atol=1e-4)  # the same training, up to float rounding
+    assert "fast" not in a.directions().params

@@ -53,13 +53,14 @@ def _rank() -> int:
 @click.option("--resume", is_flag=True, help="Continue bit-exactly from --checkpoint (starts afresh if it is absent).")
 @click.option("--log-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="TensorBoard folder for loss, CE, MAE and accuracy.")
-@click.option("--no-channels-last", is_flag=True, help="Keep NCHW convolutions (channels-last is faster on CPU).")
+@click.option("--no-fast", is_flag=True,
+              help="Train on G itself, not on a copy with BatchNorm folded into the convolutions, channels-last.")
 @threads_option
 def voynov(generator: str, generator_format: str | None, output: Path, preset: str, k: int | None,
            shift_weight: float | None, directions_type: str | None, reconstructor: str | None,
            batch_size: int | None, lr: float | None, steps: int | None, shift_scale: float | None, space: str | None,
            classes: list[int] | None, seed: int, checkpoint: Path | None, checkpoint_every: int, resume: bool,
-           log_dir: Path | None, no_channels_last: bool) -> None:
+           log_dir: Path | None, no_fast: bool) -> None:
     """Voynov & Babenko: learn K directions and a reconstructor that recognises them (seeds 000, 004).
 
     \b
@@ -73,7 +74,7 @@ def voynov(generator: str, generator_format: str | None, output: Path, preset: s
     method = Voynov.from_preset(
         preset, k=k, shift_weight=shift_weight, directions_type=directions_type, reconstructor=reconstructor,
         batch_size=batch_size, lr=lr, steps=steps, shift_scale=shift_scale, space=space,
-        classes=tuple(classes) if classes else None, seed=seed, channels_last=not no_channels_last,
+        classes=tuple(classes) if classes else None, seed=seed, fast=not no_fast,
     )
     G = open_generator(generator, generator_format)
     method.fit(G, checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume, log_dir=log_dir)

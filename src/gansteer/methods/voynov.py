@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from ..directions import DirectionSet
 from ..errors import GansteerError
 from ..generators.base import Generator
+from ..generators.fusion import fast_copy
 from ..registry import METHODS, RECONSTRUCTORS
 from .base import check_positive
 from .training import TrainedMethod
@@ -94,7 +95,7 @@ class Voynov(TrainedMethod):
     min_shift: float = 0.5  # ... then sign(eps) * max(|eps|, min_shift)
     space: str = "z"  # "z", or "w" for StyleGAN-like generators
     classes: tuple[int, ...] | None = None  # conditional generators: classes to draw from (default: all)
-    channels_last: bool = True  # run G and R channels-last (faster convolutions on CPU; same results up to rounding)
+    fast: bool = True  # train on a private copy of G with BatchNorm folded, G and R channels-last (same up to rounding)
     steps: int = 100_000
     batch_size: int = 32
     lr: float = 1e-4
@@ -136,15 +137,24 @@ class Voynov(TrainedMethod):
         return method
 
     # ------------------------------------------------------------------ model
+    def fit(self, generator: Generator, **kwargs: Any) -> Voynov:
+        """Train (see `TrainedMethod.fit` for checkpoint, resume, log_dir, progress, callbacks)."""
+        self._G = generator
+        if self.fast:
+            probe = generator.sample_latent(2, generator=torch.Generator().manual_seed(0), space=self.space)
+            self._G = fast_copy(generator, probe, space=self.space, cond=0 if generator.num_classes else None)
+        try:
+            return super().fit(generator, **kwargs)  # type: ignore[return-value]
+        finally:
+            del self._G
+
     def build(self, generator: Generator) -> nn.ModuleDict:
         probe = generator.sample_latent(2, generator=torch.Generator().manual_seed(0), space=self.space)
         dim = int(probe.shape[-1])
         if generator.num_classes and self.classes and not all(0 <= c < generator.num_classes for c in self.classes):
             raise GansteerError(f"classes {list(self.classes)} out of range; expected 0..{generator.num_classes - 1}")
-        if self.channels_last:
-            _try_channels_last(generator, probe, self.space, 0 if generator.num_classes else None)
         R = RECONSTRUCTORS.create(self.reconstructor, channels=generator.channels, num_directions=self.k)
-        if self.channels_last:
+        if self.fast:
             R = R.to(memory_format=torch.channels_last)
         stats = nn.Module()
         stats.register_buffer("hits", torch.zeros(self.k, dtype=torch.float64))
@@ -165,7 +175,7 @@ class Voynov(TrainedMethod):
         return z, k.to(z.device), eps.to(z.device, z.dtype), cond
 
     def training_step(self, generator: Generator, rng: torch.Generator) -> dict[str, Tensor]:
-        A, R = self.modules_["A"], self.modules_["R"]
+        A, R, generator = self.modules_["A"], self.modules_["R"], self._G  # the fast copy of G, when made
         z, k, eps, cond = self.sample(generator, rng, self.batch_size)
         with torch.no_grad():  # no graph for the unshifted image (inference-mode tensors cannot enter R's graph)
             image = generator(z, space=self.space, cond=cond)
@@ -197,26 +207,13 @@ class Voynov(TrainedMethod):
 
     def directions(self) -> DirectionSet:
         vectors = self.direction_matrix()
-        params = {k: v for k, v in self.params().items() if k != "channels_last"}
+        params = {k: v for k, v in self.params().items() if k != "fast"}
         return DirectionSet(
             vectors, space=self.space, method=self.name, params=params, generator=self.generator_,
             generator_hash=self.generator_hash_,
             shift_range=torch.tensor([[-self.shift_scale, self.shift_scale]]).repeat(self.k, 1),
             tensors={"accuracy": self.direction_accuracy()},
         )
-
-
-def _try_channels_last(generator: Generator, probe: Tensor, space: str, cond: int | None) -> bool:
-    """Switch G's 4-d weights to channels-last if a forward pass still works (code that `.view`s activations or
-    weights can fail on channels-last tensors; then G is put back as it was)."""
-    generator.to(memory_format=torch.channels_last)
-    try:
-        with torch.no_grad():
-            generator(probe, space=space, cond=cond)
-    except RuntimeError:
-        generator.to(memory_format=torch.contiguous_format)
-        return False
-    return True
 
 
 METHODS.register("voynov", help="learned direction matrix + reconstructor (Voynov & Babenko, seeds 000/004)")(Voynov)
