@@ -320,6 +320,10 @@ def test_nvlabs_unsupported_and_broken_files(G, tmp_path):
     dump_nvlabs_pkl({"G_ema": record}, tmp_path / "sg3.pkl")
     with pytest.raises(GansteerError, match="sg3.pkl: a StyleGAN3 generator"):
         load_generator(str(tmp_path / "sg3.pkl"))
+    record = nvlabs_record(G)
+    del record.find("mapping").state["_buffers"]["w_avg"]  # trained with w_avg_beta=None: estimated on load
+    dump_nvlabs_pkl({"G_ema": record}, tmp_path / "noavg.pkl")
+    torch.testing.assert_close(load_generator(str(tmp_path / "noavg.pkl")).w_avg, G.w_avg, atol=0.15, rtol=0)
     dump_nvlabs_pkl({"D": None}, tmp_path / "nog.pkl")
     with pytest.raises(GansteerError, match="no 'G_ema' network inside"):
         load_generator(str(tmp_path / "nog.pkl"))

@@ -213,7 +213,8 @@ def load_nvlabs(path: str | Path, **settings: Any) -> StyleGAN2:
             ours[f"synthesis.convs.{j}.noise_strength"] = torch.zeros(())
     if "synthesis.convs.0.weight" not in ours or "mapping.fc.0.weight" not in ours:
         raise GansteerError(f"{source}: 'G_ema' is not a StyleGAN2 generator (no mapping.fc0 / synthesis.b4.conv1)")
-    if "w_avg" not in ours:
+    has_w_avg = "w_avg" in ours  # absent when trained with w_avg_beta=None: estimated below
+    if not has_w_avg:
         ours["w_avg"] = torch.zeros(ours["mapping.fc.0.weight"].shape[0])
     lr = G.attr("mapping.fc0.bias_gain", 0.01)
     config = dict(resolution=2 ** (n_blocks + 1), latent_dim=int(G.state.get("z_dim", ours["w_avg"].shape[0])),
@@ -225,7 +226,10 @@ def load_nvlabs(path: str | Path, **settings: Any) -> StyleGAN2:
         raise GansteerError(f"{source}: z_dim {config['latent_dim']} differs from w_dim {ours['w_avg'].shape[0]}; "
                             "expected equal dimensions")
     settings.setdefault("name", Path(path).stem)
-    return build_stylegan2(config, ours, source=source, format_name=NVLABS, **settings)
+    model = build_stylegan2(config, ours, source=source, format_name=NVLABS, **settings)
+    if not has_w_avg:
+        model.estimate_w_avg(4096)
+    return model
 
 
 FAKE_SOURCE = ("# Stand-in for NVlabs training/networks.py, written by gansteer's test writer. Loaders must treat\n"
