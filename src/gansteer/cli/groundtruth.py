@@ -19,9 +19,11 @@ from .options import generator_option, open_generator, threads_option
 @click.option("--samples", type=click.IntRange(min=200), default=3000, show_default=True,
               help="Prior samples for MIG and DCI.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for fitting, sampling and baselines.")
+@click.option("--steps-scale", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              help="Multiply every trained method's steps in BUDGETS (e.g. 10 for a longer, fairer run).")
 @threads_option
 def groundtruth(generator: str, generator_format: str | None, out: Path, methods: str | None, samples: int,
-                seed: int) -> None:
+                seed: int, steps_scale: float) -> None:
     """Fit every method with a fixed budget on a generator with known factors and score it.
 
     \b
@@ -34,7 +36,8 @@ def groundtruth(generator: str, generator_format: str | None, out: Path, methods
 
     G = open_generator(generator, generator_format)
     names = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
-    rows = run_leaderboard(G, methods=names, samples=samples, seed=seed, save_dir=out / "directions")
-    md, js = write_leaderboard(rows, out, generator=G, samples=samples, seed=seed)
+    rows = run_leaderboard(G, methods=names, samples=samples, seed=seed, save_dir=out / "directions",
+                           steps_scale=steps_scale)
+    md, js = write_leaderboard(rows, out, generator=G, samples=samples, seed=seed, steps_scale=steps_scale)
     click.echo(to_markdown(rows))
     click.echo(f"wrote {md} and {js}")

@@ -22,7 +22,7 @@ from ..directions import DirectionSet
 from ..errors import GansteerError
 from ..generators.base import Generator
 from ..io.checkpoints import atomic_path
-from .disentanglement import disentanglement_scores
+from .disentanglement import alignment, disentanglement_scores, linear_directions
 from .saliency import saliency_iou
 
 K = 7  # directions asked of every method: the number of true factors
@@ -46,6 +46,7 @@ class Row:
     kind: str  # "reference" or "method"
     params: dict[str, Any] = field(default_factory=dict)
     scores: dict[str, float] = field(default_factory=dict)
+    per_factor: dict[str, float] = field(default_factory=dict)  # matched |cos| with each true factor direction
     background_direction: int | None = None
     seconds: float | None = None  # fit time
     note: str = ""
@@ -62,17 +63,26 @@ def reference_sets(generator: Generator, k: int = K, seed: int = 0) -> dict[str,
     }
 
 
-def score(generator: Generator, directions: DirectionSet, *, samples: int, seed: int) -> tuple[dict[str, float], int]:
+def score(generator: Generator, directions: DirectionSet, *, samples: int,
+          seed: int) -> tuple[dict[str, float], int, dict[str, float]]:
+    """(metric scores, index of the background direction, matched |cos| per factor)."""
     scores = disentanglement_scores(generator, directions, n=samples, seed=seed)
     sal = saliency_iou(generator, directions, seed=seed)
-    return {**scores, "saliency_iou": sal.iou}, sal.direction
+    match = alignment(linear_directions(directions, generator, seed=seed), generator.factor_directions())
+    names = getattr(generator, "factor_names", [str(i) for i in range(len(match.per_factor))])
+    return {**scores, "saliency_iou": sal.iou}, sal.direction, dict(zip(names, match.per_factor, strict=True))
 
 
-def fit_method(name: str, generator: Generator, seed: int) -> tuple[DirectionSet, dict[str, Any], float]:
+def fit_method(name: str, generator: Generator, seed: int,
+               steps_scale: float = 1.0) -> tuple[DirectionSet, dict[str, Any], float]:
+    """Fit method `name` with its BUDGETS line (trained methods' steps times `steps_scale`) -> (directions, params,
+    seconds)."""
     from ..methods import create_method
 
     budget = dict(BUDGETS[name])
     fit_kwargs = budget.pop("fit", {})
+    if "steps" in budget:
+        budget["steps"] = max(1, round(budget["steps"] * steps_scale))
     if "seed" in _param_names(name):
         budget.setdefault("seed", seed)
     method = create_method(name, **budget)
@@ -91,7 +101,7 @@ def _param_names(name: str) -> list[str]:
 
 
 def run_leaderboard(generator: Generator, *, methods: list[str] | None = None, samples: int = 3000, seed: int = 0,
-                    save_dir: Path | None = None) -> list[Row]:
+                    save_dir: Path | None = None, steps_scale: float = 1.0) -> list[Row]:
     """Score the reference rows and every method (all registered ones, or `methods`) on `generator`."""
     from ..registry import METHODS
 
@@ -105,22 +115,23 @@ def run_leaderboard(generator: Generator, *, methods: list[str] | None = None, s
         METHODS.entry(name)  # unknown names fail here, with the list
     rows = []
     for name, dirs in reference_sets(generator, seed=seed).items():
-        scores, bg = score(generator, dirs, samples=samples, seed=seed)
-        rows.append(Row(name, "reference", scores=scores, background_direction=bg))
+        scores, bg, per = score(generator, dirs, samples=samples, seed=seed)
+        rows.append(Row(name, "reference", scores=scores, per_factor=per, background_direction=bg))
     for name in names:
         if name not in BUDGETS:
             rows.append(Row(name, "method", note="no ground-truth budget: add a line to BUDGETS in "
                                                  "gansteer/metrics/leaderboard.py"))
             continue
         try:
-            dirs, params, seconds = fit_method(name, generator, seed)
+            dirs, params, seconds = fit_method(name, generator, seed, steps_scale)
             if save_dir is not None:
                 dirs.save(Path(save_dir) / f"{name}.safetensors")
-            scores, bg = score(generator, dirs, samples=samples, seed=seed)
+            scores, bg, per = score(generator, dirs, samples=samples, seed=seed)
         except GansteerError as e:
             rows.append(Row(name, "method", params=dict(BUDGETS[name]), note=f"failed: {e}"))
             continue
-        rows.append(Row(name, "method", params=params, scores=scores, background_direction=bg, seconds=seconds))
+        rows.append(Row(name, "method", params=params, scores=scores, per_factor=per, background_direction=bg,
+                        seconds=seconds))
     return rows
 
 
@@ -139,8 +150,21 @@ def to_markdown(rows: list[Row]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_leaderboard(rows: list[Row], out_dir: str | Path, *, generator: Generator, samples: int,
-                      seed: int) -> tuple[Path, Path]:
+def per_factor_markdown(rows: list[Row]) -> str:
+    """Matched |cos| of each row's directions with each true factor direction: which factors a method found."""
+    scored = [r for r in rows if r.per_factor]
+    if not scored:
+        return ""
+    names = list(scored[0].per_factor)
+    lines = ["| method | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
+    for r in scored:
+        name = f"*{r.name}*" if r.kind == "reference" else f"`{r.name}`"
+        lines.append(f"| {name} | " + " | ".join(f"{r.per_factor[n]:.2f}" for n in names) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_leaderboard(rows: list[Row], out_dir: str | Path, *, generator: Generator, samples: int, seed: int,
+                      steps_scale: float = 1.0) -> tuple[Path, Path]:
     """leaderboard.md (the table) and leaderboard.json (rows + settings) in `out_dir`, written atomically."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -148,9 +172,9 @@ def write_leaderboard(rows: list[Row], out_dir: str | Path, *, generator: Genera
     header = (f"Ground truth on `{generator.name}` (z {generator.latent_dim}, {K} factors), seed {seed}, "
               f"{samples} samples; fit times on {platform.machine()} CPU.\n\n")
     with atomic_path(md) as tmp:
-        tmp.write_text(header + to_markdown(rows))
+        tmp.write_text(header + to_markdown(rows) + "\nMatched |cos| per true factor:\n\n" + per_factor_markdown(rows))
     payload = {"generator": generator.name, "generator_hash": generator.weight_hash(), "seed": seed,
-               "samples": samples, "k": K, "rows": [asdict(r) for r in rows]}
+               "samples": samples, "k": K, "steps_scale": steps_scale, "rows": [asdict(r) for r in rows]}
     with atomic_path(js) as tmp:
         tmp.write_text(json.dumps(payload, indent=1, default=_plain))
     return md, js
