@@ -49,7 +49,18 @@ def test_inverting_generated_images_recovers_their_latents(tiny, trained):
     assert dist["opt"].max() < 0.4 and dist["hybrid"].max() < 0.25
     assert dist["hybrid"].mean() < dist["enc"].mean() / 4
     assert (hybrid.psnr > 40).all() and (hybrid.psnr > enc.psnr).all()
-    assert hybrid.info["init"] == "encoder" and opt.info["init"] == "random"
+    assert hybrid.info["init"] == "best" and opt.info["init"] == "random"
+
+
+def test_best_start_is_the_closer_of_encoder_guess_and_random_candidates(tiny, trained):
+    _, x = generated(tiny, seed=9, n=8)
+    starts = {init: invert(x, tiny, encoder=trained.encoder(), steps=0, init=init)
+              for init in ("encoder", "random", "best")}
+    err = {k: (v.reconstruction - x).pow(2).flatten(1).mean(1) for k, v in starts.items()}
+    assert torch.equal(err["best"], torch.minimum(err["encoder"], err["random"]))
+    assert set(starts["best"].info["start"]) <= {"encoder", "random"}
+    with pytest.raises(GansteerError, match="init='best' needs an encoder"):
+        invert(x, tiny, init="best")
 
 
 def test_prior_keeps_latent_on_the_gaussian_shell(tiny):
@@ -237,5 +248,18 @@ def test_cli_defaults_match_the_api():
 
     api = inspect.signature(invert).parameters
     cli = {p.name: p.default for p in main.commands["invert"].params}
-    for name in ("steps", "lr", "feature_weight", "prior_weight", "candidates", "seed", "space", "crop", "encoder"):
+    for name in ("steps", "init", "lr", "feature_weight", "prior_weight", "candidates", "seed", "space", "crop",
+                 "encoder"):
         assert cli[name] == api[name].default, name
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    tall = np.zeros((32, 16, 3), np.uint8)
+    tall[:16] = 255  # top half white
+    image = Image.fromarray(tall)
+    exif = image.getexif()
+    exif[0x0112] = 6  # stored rotated: viewers turn it 90 degrees clockwise
+    image.save(tmp_path / "rotated.jpg", exif=exif, quality=100)
+    x = load_image(tmp_path / "rotated.jpg", 16)
+    # shown upright it is 32 wide x 16 high, white on the right; the centre square straddles both halves
+    assert x[0, 0, 8, 1] < -0.9 and x[0, 0, 8, 14] > 0.9

@@ -33,10 +33,13 @@ def invert_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by `invert` and by `edit` when it is given a photo."""
     options = [
         click.option("--encoder", "-e", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                     help="Encoder from `gansteer train-encoder`: fast first guess + feature loss. Without it the "
-                          "start is the best of --candidates random latents and the loss is pixels + prior."),
+                     help="Encoder from `gansteer train-encoder`: a first guess (competing with --candidates random "
+                          "latents) and a feature loss. Without it: random start, pixel + prior loss."),
         click.option("--steps", type=click.IntRange(min=0), default=300, show_default=True,
-                     help="Optimisation steps after the first guess (0 = encoder only)."),
+                     help="Optimisation steps after the start (0 = the start itself)."),
+        click.option("--init", type=click.Choice(["auto", "best", "encoder", "random", "mean"]), default="auto",
+                     show_default=True, help="Start: the encoder's guess, the best random candidate, the better of "
+                     "the two (best), w_avg / z=0 (mean); auto = best with an encoder, else random (z) / mean (w)."),
         click.option("--crop", type=CropBox(), default=None,
                      help="Region of the photo to use, X0,Y0,X1,Y1 in pixels [default: the centred square]."),
         click.option("--space", default=None, metavar="SPACE",
@@ -60,7 +63,8 @@ def invert_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _invert_kwargs(kw: dict[str, Any]) -> dict[str, Any]:
-    keys = ("encoder", "steps", "crop", "space", "lr", "feature_weight", "prior_weight", "candidates", "seed", "cond")
+    keys = ("encoder", "steps", "init", "crop", "space", "lr", "feature_weight", "prior_weight", "candidates", "seed",
+            "cond")
     return {k: kw.pop(k) for k in keys}
 
 

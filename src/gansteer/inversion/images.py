@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
 from ..errors import GansteerError
@@ -24,9 +24,9 @@ ImageSource = str | Path | Image.Image | np.ndarray
 def load_image(source: ImageSource, resolution: int, *, channels: int = 3, crop: Box | None = None) -> Tensor:
     """(1, channels, resolution, resolution) float tensor in [-1, 1].
 
-    `source` is a path, a PIL image or an (H, W[, C]) uint8 / float-in-[0, 1] array. `crop` = (x0, y0, x1, y1) in
-    pixels (x1, y1 exclusive) picks the region first; a non-square region (or the whole image by default) is then
-    centre-cropped to its largest square. That square must be at least `resolution` pixels wide.
+    `source` is a path (EXIF orientation applied), a PIL image or an (H, W[, C]) uint8 / float-in-[0, 1] array.
+    `crop` = (x0, y0, x1, y1) in pixels (x1, y1 exclusive) picks the region first; a non-square region (or the whole
+    image by default) is then centre-cropped to its largest square, which must be at least `resolution` pixels wide.
     """
     name = str(source) if isinstance(source, (str, Path)) else f"<{type(source).__name__}>"
     image = _open(source, name)
@@ -54,7 +54,7 @@ def _open(source: ImageSource, name: str) -> Image.Image:
     try:
         with Image.open(path) as image:
             image.load()
-            return image
+            return ImageOps.exif_transpose(image)  # phone photos: apply the EXIF rotation
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
         raise GansteerError(f"{name}: not a readable image ({first_line(e)})") from None
 

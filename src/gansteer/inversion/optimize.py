@@ -12,7 +12,9 @@ The objective, per image, is
                far from any single w edits badly).
 
 StyleGAN-like generators ("w" in `spaces`, `num_layers` > 1) are optimised in w+ by default (one w per layer fits
-much better); everything else in z. Without an encoder the start is the best of a few random z (or w_avg).
+much better); everything else in z. The start is the encoder's guess or the best of a few seeded random latents,
+whichever renders closer (on real photos, far from the generated images it was trained on, the encoder can lose);
+without an encoder, the random candidates (z) or w_avg (w).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from .encoder import Encoder, load_encoder
 from .images import Box, ImageSource, load_image
 from .result import Inversion, psnr
 
-INITS = ("auto", "encoder", "random", "mean")
+INITS = ("auto", "best", "encoder", "random", "mean")
 
 
 def default_space(generator: Generator) -> str:
@@ -77,9 +79,10 @@ def invert(
 ) -> Inversion:
     """Find latents whose images match `images` (photos, or an (N, C, R, R) tensor in [-1, 1]).
 
-    `encoder` (a trained `Encoder` or its file) gives the start and the feature loss; `steps=0` returns the
-    encoder's guess. `init`: "encoder", "random" (best of `candidates` seeded random latents by pixel error),
-    "mean" (w_avg, or z = 0) or "auto" (encoder if given, else random for z and mean for w).
+    `encoder` (a trained `Encoder` or its file) gives the start and the feature loss. `init`: "encoder" (its
+    guess), "random" (the best of `candidates` seeded random latents by pixel error), "best" (whichever of those two
+    renders closer, per image), "mean" (w_avg, or z = 0), or "auto": "best" with an encoder, else "random" for z
+    and "mean" for w. `steps=0` returns the start.
     """
     G = load_generator(generator)
     if init not in INITS:
@@ -87,8 +90,9 @@ def invert(
     if steps < 0 or not math.isfinite(lr) or lr <= 0:
         raise GansteerError(f"steps={steps}, lr={lr}; expected steps >= 0 and lr > 0")
     enc = load_encoder(encoder, G) if isinstance(encoder, (str, Path)) else encoder
-    if init == "encoder" and enc is None:
-        raise GansteerError("init='encoder' needs an encoder (train one with `gansteer train-encoder`)")
+    if init in ("encoder", "best") and enc is None:
+        raise GansteerError(f"init={init!r} needs an encoder (train one with `gansteer train-encoder`)")
+    init = _auto(enc, space or default_space(G)) if init == "auto" else init
     space = space or default_space(G)
     G.check_space(space)
     start_time = time.perf_counter()
@@ -98,7 +102,7 @@ def invert(
     cond_t = G.prepare_cond(cond, n)
     prior = LatentPrior(G, space, seed)
 
-    latent = _start(G, target, cond_t, space, enc, init, prior, candidates, seed)  # (N, D) or (N, L, D)
+    latent, origin = _start(G, target, cond_t, space, enc, init, prior, candidates, seed)  # (N, D) or (N, L, D)
     latent = latent.detach().clone().requires_grad_(steps > 0)
     history: list[float] = []
     if steps > 0:
@@ -129,8 +133,8 @@ def invert(
     return Inversion(
         latent, space, G.name, G.weight_hash(), target.detach(), reconstruction,
         cond=cond_t.argmax(1).tolist() if cond_t is not None else None,
-        info={"sources": names, "steps": steps, "lr": lr, "init": init if init != "auto" else _auto(enc, space),
-              "encoder": getattr(enc, "meta", {}).get("generator", "given") if enc is not None else None,
+        info={"sources": names, "steps": steps, "lr": lr, "init": init, "start": origin,
+              "encoder": enc is not None,
               "weights": {"pixel": pixel_weight, "feature": feature_weight if enc is not None else 0.0,
                           "prior": prior_weight},
               "psnr": psnr(reconstruction, target).tolist(), "seconds": seconds,
@@ -169,21 +173,21 @@ class LatentPrior:
 
 
 def _auto(enc: Encoder | None, space: str) -> str:
-    return "encoder" if enc is not None else ("random" if space.startswith("z") else "mean")
+    return "best" if enc is not None else ("random" if space.startswith("z") else "mean")
 
 
 @torch.no_grad()
 def _start(G: Generator, target: Tensor, cond: Tensor | None, space: str, enc: Encoder | None, init: str,
-           prior: LatentPrior, candidates: int, seed: int) -> Tensor:
-    n = target.shape[0]
-    init = _auto(enc, space) if init == "auto" else init
-    if init == "encoder":
-        guess = enc(target)  # type: ignore[misc]  # (N, D) in enc.space
-        return _into_space(G, guess, enc.space, space)  # type: ignore[union-attr]
+           prior: LatentPrior, candidates: int, seed: int) -> tuple[Tensor, list[str]]:
+    """Starting latents in `space` and, per image, where each came from."""
+    n, base = target.shape[0], space.rstrip("+")
     if init == "mean":
-        return prior.mean_latent(G, space, n)
+        return prior.mean_latent(G, space, n), ["mean"] * n
+    if init in ("encoder", "best"):
+        guess = _into_space(G, enc(target), enc.space, base)  # type: ignore[misc, union-attr]  # (N, D)
+        if init == "encoder":
+            return _into_space(G, guess, base, space), ["encoder"] * n
     # best of `candidates` seeded random latents, by pixel error, for each image
-    base = space.rstrip("+")
     pool = G.sample_latent(candidates, generator=torch.Generator().manual_seed(seed), space=base)  # (P, D)
 
     def render(c: Tensor | None) -> Tensor:  # (P, C, R, R)
@@ -194,7 +198,14 @@ def _start(G: Generator, target: Tensor, cond: Tensor | None, space: str, enc: E
         errors = (render(None)[None] - target[:, None]).pow(2).flatten(2).mean(2)  # (N, P)
     else:  # each image against candidates of its own class
         errors = torch.stack([(render(cond[i : i + 1]) - target[i]).pow(2).flatten(1).mean(1) for i in range(n)])
-    return _into_space(G, pool[errors.argmin(1)], base, space)
+    best_error, best = errors.min(1)
+    latent, origin = pool[best], ["random"] * n
+    if init == "best":  # the encoder's guess competes: out of distribution (real photos) it can lose
+        guess_error = (G(guess, space=base, cond=cond) - target).pow(2).flatten(1).mean(1)  # (N,)
+        wins = guess_error <= best_error
+        latent = torch.where(wins[:, None], guess, latent)
+        origin = ["encoder" if w else "random" for w in wins.tolist()]
+    return _into_space(G, latent, base, space), origin
 
 
 def _into_space(G: Generator, latent: Tensor, have: str, want: str) -> Tensor:

@@ -91,9 +91,3 @@ def is_latent_file(path: str | Path) -> bool:
     """A safetensors file (by its suffix) is read as a saved latent; anything else as a photo."""
     return Path(path).suffix == ".safetensors"
 
-
-def to_device(latent: Tensor, generator: Generator) -> Tensor:
-    return latent.to(generator.device, generator.dtype)
-
-
-__all__ = ["Inversion", "psnr", "is_latent_file", "to_device"]
