@@ -3,7 +3,8 @@
     PYTHONPATH=src python bench/inversion.py --encoder out/inv/face-encoder.safetensors
 
 Generated images: PSNR of the reconstruction and distance of the found latent from the true one, for encoder-only,
-optimisation-only, hybrid, and hybrid without the feature loss; all images of a mode are inverted as one batch and
+optimisation-only (best of 32 random starts), hybrid (start: the better of the encoder's guess and those candidates)
+and hybrid without the feature loss; all images of a mode are inverted as one batch and
 time per image = batch time / n. Real photo: the astronaut's face (crop box below), inverted alone (latency), PSNR,
 and a strip picture (photo, then shifts along a few SeFa directions) for the README.
 """
@@ -55,7 +56,7 @@ def main() -> None:
         x = G(z)
     random_pairs = torch.pdist(G.sample_latent(512, generator=torch.Generator().manual_seed(1))).mean().item()
     modes = {
-        "encoder-only": {"encoder": encoder, "steps": 0},
+        "encoder-only": {"encoder": encoder, "steps": 0, "init": "encoder"},
         "optimisation-only": {"steps": args.steps},
         "hybrid": {"encoder": encoder, "steps": args.steps},
         "hybrid-no-feature-loss": {"encoder": encoder, "steps": args.steps, "feature_weight": 0.0},
@@ -80,7 +81,8 @@ def main() -> None:
         inv = invert(photo, G, crop=ASTRONAUT_FACE, **kw)
         results[mode] = inv
         emit(set="astronaut", generator=G.name, mode=mode, crop=ASTRONAUT_FACE, steps=kw["steps"],
-             psnr=round(inv.psnr.item(), 2), latent_norm=round(inv.latent.norm().item(), 2),
+             psnr=round(inv.psnr.item(), 2), start=inv.info["start"][0],
+             latent_norm=round(inv.latent.norm().item(), 2),
              sqrt_latent_dim=round(G.latent_dim ** 0.5, 2), seconds=round(time.perf_counter() - start, 2))
 
     inv = results["hybrid"]

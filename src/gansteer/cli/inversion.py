@@ -52,7 +52,7 @@ def invert_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Weight of the latent prior that keeps the result editable (z: squared z-score of the "
                           "radius; w: distance from w_avg and layer spread)."),
         click.option("--candidates", type=click.IntRange(min=1), default=32, show_default=True,
-                     help="Random latents tried as the start when there is no encoder."),
+                     help="Seeded random latents tried as the start (with an encoder they compete with its guess)."),
         click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random start."),
         click.option("--class", "cond", type=click.IntRange(min=0), default=None,
                      help="Class index for conditional generators."),

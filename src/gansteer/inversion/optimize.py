@@ -92,9 +92,12 @@ def invert(
     enc = load_encoder(encoder, G) if isinstance(encoder, (str, Path)) else encoder
     if init in ("encoder", "best") and enc is None:
         raise GansteerError(f"init={init!r} needs an encoder (train one with `gansteer train-encoder`)")
-    init = _auto(enc, space or default_space(G)) if init == "auto" else init
+    if enc is not None and (enc.config["latent_dim"], enc.config["channels"]) != (G.latent_dim, G.channels):
+        raise GansteerError(f"encoder predicts {enc.config['latent_dim']}-d latents from {enc.config['channels']}-"
+                            f"channel images; generator {G.name!r} has {G.latent_dim} and {G.channels}")
     space = space or default_space(G)
     G.check_space(space)
+    init = _auto(enc, space) if init == "auto" else init
     start_time = time.perf_counter()
     target, names = load_images(images, G, crop)
     target = target.to(G.device, G.dtype)
