@@ -69,6 +69,9 @@ def test_bad_releases_are_rejected(tmp_path):
     (release / "args.json").write_text(json.dumps({**args, "model": "sn_resnet64"}))
     with pytest.raises(GansteerError, match=r"model='sn_resnet64' does not match"):
         load_generator(str(release))
+    (release / "args.json").write_text("{not json")
+    with pytest.raises(GansteerError, match=r"args.json: not a readable JSON file"):
+        load_generator(str(release))
 
     empty = tmp_path / "empty"
     empty.mkdir()

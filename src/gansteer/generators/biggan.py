@@ -29,7 +29,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import GansteerError
-from ..io.checkpoints import atomic_path, atomic_torch_save, load_state_dict_strict, torch_load
+from ..io.checkpoints import (
+    atomic_path,
+    atomic_torch_save,
+    load_state_dict_strict,
+    read_json_object,
+    state_shape,
+    torch_load,
+)
 from ..registry import GENERATOR_FORMATS, GENERATORS
 from .base import Generator
 
@@ -230,10 +237,7 @@ def load_biggan_deep(path: str | Path, state: object = None, *, truncation: floa
     """BigGAN-deep from a pytorch-pretrained-biggan directory, or its pytorch_model.bin with config.json beside."""
     path = Path(path)
     weights, config_path = deep_files(path)
-    try:
-        config = {**DEEP_DEFAULTS, **json.loads(config_path.read_text())}
-    except ValueError as e:
-        raise GansteerError(f"{config_path}: not a readable JSON file ({e})") from None
+    config = {**DEEP_DEFAULTS, **read_json_object(config_path)}
     sd = torch_load(weights) if state is None or path.is_dir() else state
     if not isinstance(sd, dict):
         raise GansteerError(f"{weights}: not a {DEEP_FORMAT} checkpoint (expected a state dict)")
@@ -394,9 +398,7 @@ def load_biggan_pytorch(path: str | Path, state: object = None, *, truncation: f
                             "only G_shared=True models are supported)")
 
     def shape(key: str) -> tuple[int, ...]:
-        if not isinstance(sd.get(key), Tensor):
-            raise GansteerError(f"{path}: not a {AJBROCK_FORMAT} checkpoint; missing keys: {key}")
-        return tuple(sd[key].shape)
+        return state_shape(sd, key, source=str(path), format_name=AJBROCK_FORMAT)
 
     n_blocks = sum(1 for k in sd if k.startswith("blocks.") and k.endswith(".0.conv1.weight"))
     widths = [shape("blocks.0.0.conv1.weight")[1]] + [shape(f"blocks.{i}.0.conv1.weight")[0] for i in range(n_blocks)]

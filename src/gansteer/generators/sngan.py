@@ -23,7 +23,14 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import GansteerError
-from ..io.checkpoints import atomic_path, atomic_torch_save, load_state_dict_strict, torch_load
+from ..io.checkpoints import (
+    atomic_path,
+    atomic_torch_save,
+    load_state_dict_strict,
+    read_json_object,
+    state_shape,
+    torch_load,
+)
 from ..registry import GENERATOR_FORMATS, GENERATORS
 from .base import Generator
 
@@ -95,16 +102,6 @@ def _step(p: Path) -> float:
     return int(m.group(1)) if m else float("inf")
 
 
-def read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise GansteerError(f"{path}: not a readable JSON file ({e})") from None
-    if not isinstance(data, dict):
-        raise GansteerError(f"{path}: expected a JSON object")
-    return data
-
-
 def fill_legacy_keys(model: nn.Module, state: Mapping[str, Tensor]) -> dict[str, Tensor]:
     """Older saves lack BatchNorm's `num_batches_tracked` or one of two names of a shared tensor: fill them in."""
     state = dict(state)
@@ -129,13 +126,14 @@ def load_sngan(path: str | Path, state: object = None, *, name: str | None = Non
     if not isinstance(sd, dict) or "model.0.weight" not in sd:
         raise GansteerError(f"{weights}: not a {FORMAT} checkpoint (expected a state dict with 'model.0.weight')")
     n_blocks = sum(1 for k in sd if re.fullmatch(r"model\.\d+\.model\.0\.weight", k))
-    widths = [dim(sd, f"model.{2 + i}.model.0.weight", weights) for i in range(n_blocks)]  # block inputs
-    widths.append(dim(sd, f"model.{2 + n_blocks}.weight", weights))  # the last BatchNorm
-    model = SNGAN(latent_dim=sd["model.0.weight"].shape[1], widths=widths,
-                  channels=dim(sd, f"model.{4 + n_blocks}.weight", weights),
+    def dim(key: str) -> int:
+        return state_shape(sd, key, source=str(weights), format_name=FORMAT)[0]
+
+    widths = [dim(f"model.{2 + i}.model.0.weight") for i in range(n_blocks)] + [dim(f"model.{2 + n_blocks}.weight")]
+    model = SNGAN(latent_dim=sd["model.0.weight"].shape[1], widths=widths, channels=dim(f"model.{4 + n_blocks}.weight"),
                   name=name or (path.name if path.is_dir() else weights.stem))
     if args_path is not None:
-        check_args(read_json(args_path), model, args_path)
+        check_args(read_json_object(args_path), model, args_path)
     load_state_dict_strict(model, fill_legacy_keys(model, sd), source=str(weights), format_name=FORMAT)
     return model.freeze()
 
@@ -151,14 +149,6 @@ def check_args(args: dict[str, Any], model: SNGAN, source: Path) -> None:
                            ("model", resolution, model.resolution)):
         if want != got:
             raise GansteerError(f"{source}: {key}={args[key]!r} does not match the weights ({got} in generator.pt)")
-
-
-def dim(state: Mapping[str, Any], key: str, source: Path) -> int:
-    """Size of dimension 0 of state[key], or a one-line error naming the key."""
-    value = state.get(key)
-    if not isinstance(value, Tensor) or value.dim() == 0:
-        raise GansteerError(f"{source}: not a {FORMAT} checkpoint; missing keys: {key}")
-    return int(value.shape[0])
 
 
 def is_sngan(path: Path, state: object) -> bool:

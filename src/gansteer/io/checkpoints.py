@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import tempfile
@@ -49,6 +50,25 @@ def torch_load(path: str | Path) -> Any:
         raise GansteerError(f"{path}: refused to load (it pickles objects, not tensors): {first_line(e)}") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
         raise GansteerError(f"{path}: not a readable PyTorch checkpoint ({first_line(e)})") from None
+
+
+def read_json_object(path: str | Path) -> dict[str, Any]:
+    """A JSON object stored beside some weights (args.json, config.json), with one-line errors."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise GansteerError(f"{path}: not a readable JSON file ({first_line(e)})") from None
+    if not isinstance(data, dict):
+        raise GansteerError(f"{path}: expected a JSON object")
+    return data
+
+
+def state_shape(state: Mapping[str, Any], key: str, *, source: str, format_name: str) -> tuple[int, ...]:
+    """The shape of state[key], for reading an architecture off a state dict; a one-line error when it is absent."""
+    value = state.get(key)
+    if not isinstance(value, torch.Tensor):
+        raise GansteerError(f"{source}: not a {format_name} checkpoint; missing keys: {key}")
+    return tuple(value.shape)
 
 
 def first_line(error: BaseException) -> str:
