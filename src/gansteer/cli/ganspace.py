@@ -20,7 +20,8 @@ ESTIMATOR_CHOICES = ["auto", "exact", "randomized", "incremental", "ica", "spars
 @click.option("--k", "-k", "k", type=click.IntRange(min=1), default=80, show_default=True,
               help="Number of principal components (directions).")
 @click.option("--samples", "-n", "n", type=click.IntRange(min=2), default=None,
-              help="Samples for the PCA [default: 300000 for latent PCA, 50000 for activation PCA].")
+              help="Samples for the PCA [default: 300000 for latent PCA; 20000 for activation PCA, where each sample "
+                   "costs a partial forward pass per pass over the data].")
 @click.option("--layer", default="auto", show_default=True,
               help="'latent' (PCA of the latents), a feature layer of the generator (activation PCA + regression; "
                    "`gansteer generators` / the error lists them), or 'auto': latent PCA in w, else the first "
@@ -59,19 +60,24 @@ def ganspace(generator: str, generator_format: str | None, output: Path, k: int,
     Under torchrun (WORLD_SIZE > 1) each process samples its share, the sums are all-reduced over gloo and rank 0
     writes the files.
     """
+    import torch.distributed as dist
+
     from ..methods.ganspace import GANSpace
     from ..methods.streaming_pca import dist_info
 
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        import torch.distributed as dist
-
-        if not dist.is_initialized():
-            dist.init_process_group("gloo")
-    G = open_generator(generator, generator_format)
-    method = GANSpace(k=k, n=n, layer=layer, space=space, estimator=estimator, sigma=sigma, layers=layers,
-                      batch_size=batch_size, seed=seed, n_iter=n_iter, sparsity=sparsity,
-                      regression_samples=regression_samples, cond=cond).fit(G, progress=not quiet)
-    if dist_info()[0] != 0:
+    started = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized()
+    if started:
+        dist.init_process_group("gloo")
+    try:
+        G = open_generator(generator, generator_format)
+        method = GANSpace(k=k, n=n, layer=layer, space=space, estimator=estimator, sigma=sigma, layers=layers,
+                          batch_size=batch_size, seed=seed, n_iter=n_iter, sparsity=sparsity,
+                          regression_samples=regression_samples, cond=cond).fit(G, progress=not quiet)
+        rank = dist_info()[0]
+    finally:
+        if started:
+            dist.destroy_process_group()
+    if rank != 0:
         return
     directions = method.directions()
     directions.save(output)

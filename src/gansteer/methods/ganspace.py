@@ -43,7 +43,7 @@ class GANSpace(Method):
     """PCA of latents (`layer="latent"`) or of a layer's activations transferred to latent directions by regression."""
 
     k: int = 80  # components (reference: -c 80)
-    n: int | None = None  # samples; None: 300,000 for latent PCA (the reference's -n), 50,000 for activations
+    n: int | None = None  # samples; None: 300,000 for latent PCA (the reference's -n), 20,000 for activations
     layer: str = "auto"  # "latent", a feature layer name, or "auto" (latent PCA in w, else the first feature layer)
     space: str = "z"  # latent space sampled and edited: "z", or "w" for StyleGAN-like generators
     estimator: str = "auto"  # auto | exact | randomized | incremental | ica | sparse (see streaming_pca)
@@ -86,7 +86,7 @@ class GANSpace(Method):
             hint = f" (layer={G.feature_layers[0]!r})" if G.feature_layers else ""
             warnings.warn(f"latent PCA in z of {G.name!r} is meaningless: z is an isotropic Gaussian, so every axis "
                           f"has the same variance; use activation PCA{hint}", stacklevel=2)
-        n = self.n or (300_000 if latent_pca else 50_000)
+        n = self.n or (300_000 if latent_pca else 20_000)
         self._progress = progress and dist_info()[0] == 0
 
         shift = self._data(G, next(self._latents(G, SAMPLING, n, only_first=True))).mean(0, dtype=np.float64)
