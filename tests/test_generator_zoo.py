@@ -50,7 +50,8 @@ def test_method_runs_on_tiny_generator(method, generator, tmp_path, monkeypatch)
     assert torch.isfinite(images).all()
 
 
-@pytest.mark.parametrize("generator", ["sngan-tiny", "progan-tiny", "biggan-deep-tiny", "biggan-tiny"])
+@pytest.mark.parametrize("generator", ["sngan-tiny", "progan-tiny", "progan-karras-tiny", "biggan-deep-tiny",
+                                       "biggan-tiny"])
 def test_channels_last_gives_the_same_images(generator):
     G = load_generator(generator)
     z = G.sample_latent(2, generator=torch.Generator().manual_seed(0))

@@ -81,3 +81,26 @@ def test_bad_checkpoints_are_rejected(tmp_path):
         load_generator(str(tmp_path / "cfg.pth"))
     with pytest.raises(GansteerError, match=r"cfg.pth: not a .*PGAN .* with 'config' and 'netG'"):
         load_generator(str(tmp_path / "cfg.pth"), format="pgan", state={"netG": {}})
+
+
+def test_karras_layout_tiny_round_trip_and_contract(tmp_path):
+    tiny = load_generator("progan-karras-tiny")
+    z, x = _sample(tiny)
+    torch.testing.assert_close(x[0, :, 8, 8], torch.tensor([0.223026, 0.445336, -0.707526]), atol=1e-4, rtol=0)
+    assert tiny.feature_layers == ("scale0", "scale1", "scale2", "image") and tiny.resolution == 16
+    assert tiny.features(z, "scale1").shape == (2, 16, 8, 8)
+    path = progan.write_tiny_karras_checkpoint(tmp_path / "100_celeb_hq_network-snapshot-010403.pth")
+    sd = torch.load(path, weights_only=True)
+    assert {"features.0.conv.weight", "features.0.wscale.scale", "features.5.wscale.b", "output.conv.weight",
+            "output.wscale.b"} <= set(sd) and sd["features.0.conv.weight"].shape == (16, 8, 4, 4)
+    G = load_generator(str(path))
+    assert G.name == "100_celeb_hq_network-snapshot-010403"
+    torch.testing.assert_close(_sample(G)[1], x, atol=0, rtol=0)
+    A, first = G.first_layer_weight(), G.trunk[0]  # the 4x4 conv on the 1x1 pixel-normed z is linear in it
+    normed = z * (z.square().mean(1, keepdim=True) + 1e-8).rsqrt()
+    torch.testing.assert_close((first.conv(normed[:, :, None, None]) * first.wscale.scale).flatten(1), normed @ A.T,
+                               atol=1e-5, rtol=0)
+    del sd["features.3.wscale.b"]
+    torch.save(sd, tmp_path / "bad.pth")
+    with pytest.raises(GansteerError, match=r"bad.pth: not a ProgGAN, tkarras .* missing keys: features.3.wscale.b"):
+        load_generator(str(tmp_path / "bad.pth"))

@@ -163,3 +163,20 @@ def test_biggan_pytorch_matches_reference_forward(tmp_path):
                      sd["output_layer.0.gain"], sd["output_layer.0.bias"], False, 0.1, bn_eps)
     expected = torch.tanh(conv(F.relu(x), "output_layer.2"))
     torch.testing.assert_close(load_generator(str(tmp_path / "G_ema.pth"))(z, cond=y), expected, atol=1e-5, rtol=0)
+
+
+def test_progan_karras_matches_reference_forward(tmp_path):
+    sd = torch.load(progan.write_tiny_karras_checkpoint(tmp_path / "snapshot.pth"), weights_only=True)
+
+    def block(x, p, pad, up=False):  # pixel norm, [nearest 2x], conv without bias, x * scale + b
+        x = x / torch.sqrt((x**2).mean(1, keepdim=True) + 1e-8)
+        x = _upscale2d(x) if up else x
+        return F.conv2d(x, sd[p + ".conv.weight"], padding=pad) * sd[p + ".wscale.scale"] \
+            + sd[p + ".wscale.b"][:, None, None]
+
+    z = _z(3, 8)
+    x = F.leaky_relu(block(z[:, :, None, None], "features.0", 3), 0.2)
+    for i in range(1, 6):
+        x = F.leaky_relu(block(x, f"features.{i}", 1, up=i % 2 == 0), 0.2)
+    expected = block(x, "output", 0)
+    torch.testing.assert_close(load_generator(str(tmp_path / "snapshot.pth"))(z), expected, atol=1e-5, rtol=0)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import sys
 import types
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,7 +28,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import GansteerError
-from ..io.checkpoints import PickledConfig, allow_config_class, atomic_torch_save, load_state_dict_strict, torch_load
+from ..io.checkpoints import (
+    PickledConfig,
+    allow_config_class,
+    atomic_torch_save,
+    load_state_dict_strict,
+    state_shape,
+    torch_load,
+)
 from ..registry import GENERATOR_FORMATS, GENERATORS
 from .base import Generator
 
@@ -244,3 +252,125 @@ def fake_config_module() -> Iterator[None]:
                 del sys.modules[n]
             else:
                 sys.modules[n] = module
+
+
+# ===================================== the tkarras layout GanLatentDiscovery uses (100_celeb_hq_network-snapshot.pth)
+KARRAS_FORMAT = "ProgGAN, tkarras snapshot converted to PyTorch (features.<i>.conv/wscale, output.conv/wscale)"
+
+
+class PixelNorm(nn.Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return pixel_norm(x)
+
+
+class WScale(nn.Module):
+    """The converted snapshot's run-time weight scale: x * scale + b (`scale` (1,), `b` (C,))."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.scale, self.b = nn.Parameter(torch.ones(1)), nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.scale + self.b[None, :, None, None]
+
+
+class KarrasBlock(nn.Module):
+    """pixel-norm -> [2x nearest up] -> conv (no bias) -> wscale -> LeakyReLU(0.2)."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, up: bool) -> None:
+        super().__init__()
+        self.up = up
+        self.conv = nn.Conv2d(c_in, c_out, kernel, 1, 3 if kernel == 4 else kernel // 2, bias=False)
+        self.wscale = WScale(c_out)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = pixel_norm(x)
+        x = F.interpolate(x, scale_factor=2, mode="nearest") if self.up else x
+        return F.leaky_relu(self.wscale(self.conv(x)), 0.2)
+
+
+class KarrasProgGAN(Generator):
+    """z (N, D) as (N, D, 1, 1) -> 4x4 conv (pad 3) -> 3x3 conv -> (up + 3x3, 3x3) per scale -> 1x1 toRGB, no tanh.
+
+    CelebA-HQ 1024: D = 512, widths 512 x 4 scales, then 256, 128, 64, 32, 16."""
+
+    def __init__(self, latent_dim: int = 512, widths: Sequence[int] = (512, 512, 512, 512, 512, 256, 128, 64, 32, 16),
+                 channels: int = 3, name: str = "progan-karras") -> None:
+        super().__init__()
+        self.name, self.latent_dim, self.channels = name, int(latent_dim), int(channels)
+        self.resolution = 4 * 2 ** (len(widths) - 1)
+        blocks = [KarrasBlock(latent_dim, widths[0], 4, False), KarrasBlock(widths[0], widths[0], 3, False)]
+        for c_in, c in zip(widths, widths[1:], strict=False):
+            blocks += [KarrasBlock(c_in, c, 3, True), KarrasBlock(c, c, 3, False)]
+        # The official trunk is named `features`, which is also our feature method: register it under that name
+        # directly (so the state-dict keys match) and reach it as `self.trunk`.
+        self._modules["features"] = nn.Sequential(*blocks)
+        self.output = nn.Sequential(OrderedDict(norm=PixelNorm(), conv=nn.Conv2d(widths[-1], channels, 1, bias=False),
+                                                wscale=WScale(channels)))
+        self.feature_layers = tuple(f"scale{i}" for i in range(len(widths))) + ("image",)
+
+    @property
+    def trunk(self) -> nn.Sequential:
+        return self._modules["features"]  # type: ignore[return-value]
+
+    def synthesize(self, latent: Tensor, *, space: str, cond: Tensor | None) -> Tensor:
+        return self.output(self.trunk(latent[:, :, None, None]))
+
+    def features(self, latent: Tensor, layer: str, *, space: str = "z", cond: Tensor | int | None = None) -> Tensor:
+        """`scale<i>`: after the two convs of scale i (4 * 2^i px); `image`."""
+        self.check_layer(layer)
+        self.check_latent(latent, space)
+        if layer == "image":
+            return self.synthesize(latent, space=space, cond=None)
+        return self.trunk[: 2 * int(layer.removeprefix("scale")) + 2](latent[:, :, None, None])
+
+    def first_layer_weight(self) -> Tensor:
+        # The 4x4 conv (pad 3) on a 1x1 input: output pixel (i, j) reads kernel tap (3 - i, 3 - j).
+        first = self.trunk[0]
+        w = first.conv.weight.flip(2, 3).permute(0, 2, 3, 1)  # (C, 4, 4, D)
+        return w.reshape(-1, w.shape[-1]) * first.wscale.scale  # (C*16, D), on pixel-normed z
+
+
+def load_progan_karras(path: str | Path, state: object = None, *, name: str | None = None) -> KarrasProgGAN:
+    """The converted tkarras snapshot (a bare state dict); widths and resolution are read from the weights."""
+    sd = torch_load(path) if state is None else state
+    if not isinstance(sd, dict) or "features.0.conv.weight" not in sd:
+        raise GansteerError(f"{path}: not a {KARRAS_FORMAT} checkpoint (expected 'features.0.conv.weight')")
+    n_blocks = sum(1 for k in sd if k.startswith("features.") and k.endswith(".conv.weight"))
+    shapes = [state_shape(sd, f"features.{i}.conv.weight", source=str(path), format_name=KARRAS_FORMAT)
+              for i in range(1, n_blocks, 2)]  # the second conv of every scale: (C, C, 3, 3)
+    out = state_shape(sd, "output.conv.weight", source=str(path), format_name=KARRAS_FORMAT)
+    model = KarrasProgGAN(latent_dim=sd["features.0.conv.weight"].shape[1], widths=[s[0] for s in shapes],
+                          channels=out[0], name=name or Path(path).stem)
+    load_state_dict_strict(model, sd, source=str(path), format_name=KARRAS_FORMAT)
+    return model.freeze()
+
+
+def is_progan_karras(path: Path, state: object) -> bool:
+    return isinstance(state, dict) and "features.0.wscale.scale" in state and "output.wscale.b" in state
+
+
+@GENERATOR_FORMATS.register("pgan-karras", help="ProgGAN tkarras snapshot converted to PyTorch, as GanLatentDiscovery"
+                            "'s 100_celeb_hq_network-snapshot-010403.pth", detect=is_progan_karras)
+def pgan_karras_format(path: str | Path, state: object = None, **kwargs: Any) -> KarrasProgGAN:
+    return load_progan_karras(path, state, **kwargs)
+
+
+@GENERATORS.register("progan-karras-tiny", tiny=True, help="random 16x16 ProgGAN in the converted tkarras layout "
+                     "(GanLatentDiscovery's); z=8")
+def progan_karras_tiny(seed: int = 0) -> KarrasProgGAN:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = KarrasProgGAN(latent_dim=8, widths=(16, 16, 8), name="progan-karras-tiny")
+        for block in [*model.trunk, model.output]:  # N(0, 1) weights, He's constant sqrt(2 / fan_in) as scale
+            nn.init.normal_(block.conv.weight)
+            block.wscale.scale.data.fill_(math.sqrt(2 / block.conv.weight[0].numel()))
+            block.wscale.b.data.normal_(0, 0.1)
+        model.output.wscale.scale.data.mul_(0.4)  # images mostly within [-1, 1], as a trained model's
+    return model.freeze()
+
+
+def write_tiny_karras_checkpoint(path: str | Path, *, seed: int = 0) -> Path:
+    """The converted snapshot as GanLatentDiscovery loads it: the generator's bare state dict."""
+    atomic_torch_save(progan_karras_tiny(seed).state_dict(), path)
+    return Path(path)
