@@ -392,3 +392,21 @@ def test_cli_sefa_layers_on_a_pickle_then_traverse_the_pt(G, tmp_path):
     assert r.exit_code == 0 and (tmp_path / "t.png").is_file(), r.output
     r = CliRunner().invoke(main, ["discover", "sefa", "-g", "stylegan2-tiny", "--layers", "3-9", "-o", str(out)])
     assert r.exit_code == 1 and r.output.strip() == "Error: layer range 3-9 is invalid; expected within 0-5"
+
+
+def test_ganspace_in_w_with_layers_and_voynov_in_w(G, tmp_path, monkeypatch):
+    """The contract the other methods rely on: sample_latent(space="w"), forward in w / w+, features."""
+    from gansteer import create_method
+
+    monkeypatch.chdir(tmp_path)
+    ds = create_method("ganspace", k=3, n=2000, space="w", layer="latent", layers=(0, 3)).fit(
+        G, progress=False).directions()
+    assert ds.space == "w" and ds.layers == (0, 3) and ds.vectors.shape == (3, 16)
+    w = G.sample_latent(2, space="w", generator=torch.Generator().manual_seed(1))
+    moved, space = apply_direction(G, w, ds, 0, 2.0)
+    changed = (moved - G.expand_layers(w, "w")).abs().amax(dim=(0, 2))
+    assert space == "w+" and (changed[:3] > 0).all() and (changed[3:] == 0).all()
+    act = create_method("ganspace", k=2, n=300, space="w", layer="b8.conv1").fit(G, progress=False).directions()
+    assert act.space == "w" and torch.isfinite(act.vectors).all()
+    voynov = create_method("voynov", k=2, steps=2, batch_size=4, space="w").fit(G, progress=False).directions()
+    assert voynov.space == "w" and torch.isfinite(voynov.vectors).all()
