@@ -73,7 +73,8 @@ def test_mig_and_dci_on_hand_made_codes():
 
 # GANSpace's PCA of the first-layer units ranks the two nuisance units (1 unit of scale 1 each, variance 0.39) above
 # rotation (2 units of scale 0.6): its top 7 hold 6 factors + a nuisance, alignment 6/7 ~ 0.86 (k=9 adds rotation)
-@pytest.mark.parametrize("method,params,floor", [("sefa", {"k": 7}, 0.99), ("ganspace", {"k": 7}, 0.8)])
+@pytest.mark.parametrize("method,params,floor", [("sefa", {"k": 7}, 0.99), ("ganspace", {"k": 7}, 0.8),
+                                                 ("ganspace", {"k": 9}, 0.99)])  # measured 0.859 and 0.9993
 def test_methods_recover_known_directions(G, method, params, floor):
     if method not in METHODS:
         pytest.skip(f"{method} has not landed")
