@@ -121,12 +121,12 @@ class GANSpace(Method):
         a_mean, z_mean = sa / m, sz / m
         caa = ata - m * np.outer(a_mean, a_mean)  # centred normal equations: an intercept absorbs the means
         caz = atz - m * np.outer(a_mean, z_mean)
-        solution = np.linalg.lstsq(caa, caz, rcond=None)[0]  # (k, Dz): row i moves coordinate i by one std
+        solution = np.linalg.lstsq(caa, caz, rcond=None)[0]  # (k, Dz): row i = latent step per +1 std of coord i
         directions = solution / np.linalg.norm(solution, axis=1, keepdims=True).clip(1e-12)
         czz = (szz - m * np.outer(z_mean, z_mean)) / max(m - 1, 1)
         self.components_ = torch.from_numpy(directions)
-        self.latent_std_ = torch.from_numpy(np.sqrt(np.maximum(np.einsum("kd,de,ke->k", directions, czz, directions),
-                                                               0)))
+        variance = np.einsum("kd,de,ke->k", directions, czz, directions)  # of the latents along each direction
+        self.latent_std_ = torch.from_numpy(np.sqrt(np.maximum(variance, 0)))
         self.latent_mean_ = torch.from_numpy(z_mean)
 
     # -------------------------------------------------------------- sampling
