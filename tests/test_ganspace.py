@@ -47,6 +47,20 @@ def test_streaming_estimators_agree_with_exact(estimator, tol):
     np.testing.assert_allclose(other.components, exact.components, atol=tol)  # same sign rule
 
 
+def test_ica_and_sparse_estimators():
+    """ICA unmixes independent uniform sources mixed by an orthogonal V; both sort components by explained std."""
+    g = np.random.default_rng(2)
+    V = np.linalg.qr(g.standard_normal((4, 4)))[0]
+    x = g.uniform(-1, 1, (4000, 4)) * np.array([4.0, 3.0, 2.0, 1.0]) @ V.T + 7.0
+    ica = fit_pca(lambda: iter(np.array_split(x, 4)), 4, estimator="ica")
+    np.testing.assert_allclose(np.abs(ica.components @ V), np.eye(4), atol=0.06)
+    np.testing.assert_allclose(ica.ratio, np.array([16, 9, 4, 1]) / 30, rtol=0.05)
+    sparse = fit_pca(lambda: iter(np.array_split(x, 4)), 2, estimator="sparse", sparsity=0.1)
+    assert sparse.components.shape == (2, 4) and (np.diff(sparse.std) <= 0).all()
+    np.testing.assert_allclose(np.linalg.norm(sparse.components, axis=1), 1.0)
+    np.testing.assert_allclose(sparse.mean, x.mean(0))
+
+
 def test_activation_pca_regression_moves_features_along_axes(tiny):
     m = GANSpace(k=4, n=4000, layer="block0", batch_size=1000).fit(tiny, progress=False)
     ds = m.directions()
@@ -196,6 +210,7 @@ def _sharded_worker(rank, world, init_file, out_dir):
     dist.destroy_process_group()
 
 
+@pytest.mark.slow  # two spawned processes importing torch: ~15-25 s on the shared machine
 def test_sharded_equals_single_process(tiny, tmp_path):
     mp.spawn(_sharded_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
     for estimator in ("exact", "randomized"):
