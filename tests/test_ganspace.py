@@ -190,6 +190,11 @@ def test_cli_discover_with_plot(tmp_path):
     assert ds.vectors.shape == (4, 8) and ds.params["estimator"] == "exact" and ds.params["k"] == 4
     png = tmp_path / "gs_variance.png"
     assert Image.open(png).size == (770, 396)
+    r = CliRunner().invoke(main, ["discover", "ganspace", "-g", "stylegan2-tiny", "--space", "w", "--layers", "0-2",
+                                  "-k", "3", "-n", "1000", "-q", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    ds = DirectionSet.load(out)
+    assert "latent PCA, exact estimator" in r.output and ds.space == "w" and ds.layers == (0, 3)
     r = CliRunner().invoke(main, ["discover", "ganspace", "-g", "dcgan-tiny", "--layer", "nope", "-o", str(out)])
     assert r.exit_code == 1 and r.output.count("Error") == 1
     assert "unknown layer 'nope' of generator 'dcgan-tiny'; expected one of: block0, block1, image" in r.output
