@@ -8,6 +8,7 @@ present: the true factor directions (the ceiling), random unit directions and th
 
 from __future__ import annotations
 
+import importlib
 import json
 import platform
 import time
@@ -66,9 +67,10 @@ def reference_sets(generator: Generator, k: int = K, seed: int = 0) -> dict[str,
 def score(generator: Generator, directions: DirectionSet, *, samples: int,
           seed: int) -> tuple[dict[str, float], int, dict[str, float]]:
     """(metric scores, index of the background direction, matched |cos| per factor)."""
-    scores = disentanglement_scores(generator, directions, n=samples, seed=seed)
+    vectors = linear_directions(directions, generator, seed=seed)  # non-linear models: linearised once
+    scores = disentanglement_scores(generator, vectors, n=samples, seed=seed)
     sal = saliency_iou(generator, directions, seed=seed)
-    match = alignment(linear_directions(directions, generator, seed=seed), generator.factor_directions())
+    match = alignment(vectors, generator.factor_directions())
     names = getattr(generator, "factor_names", [str(i) for i in range(len(match.per_factor))])
     return {**scores, "saliency_iou": sal.iou}, sal.direction, dict(zip(names, match.per_factor, strict=True))
 
@@ -107,9 +109,7 @@ def run_leaderboard(generator: Generator, *, methods: list[str] | None = None, s
 
     if not hasattr(generator, "factor_directions"):
         raise GansteerError(f"generator {generator.name!r} has no known factors; expected e.g. 'synthetic'")
-    import importlib
-
-    importlib.import_module("gansteer.methods")
+    importlib.import_module("gansteer.methods")  # methods register on import
     names = methods if methods is not None else METHODS.names()
     for name in names:
         METHODS.entry(name)  # unknown names fail here, with the list
@@ -139,7 +139,7 @@ def to_markdown(rows: list[Row]) -> str:
     head = ["method", "alignment", "MIG", "DCI-D", "DCI-C", "DCI-I", "FactorVAE", "saliency IoU", "fit s", "budget"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        name = f"*{r.name}*" if r.kind == "reference" else f"`{r.name}`"
+        name = _label(r)
         if not r.scores:
             lines.append(f"| {name} | " + " | ".join(["–"] * (len(head) - 2)) + f" | {r.note} |")
             continue
@@ -150,6 +150,10 @@ def to_markdown(rows: list[Row]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _label(row: Row) -> str:
+    return f"*{row.name}*" if row.kind == "reference" else f"`{row.name}`"
+
+
 def per_factor_markdown(rows: list[Row]) -> str:
     """Matched |cos| of each row's directions with each true factor direction: which factors a method found."""
     scored = [r for r in rows if r.per_factor]
@@ -158,17 +162,14 @@ def per_factor_markdown(rows: list[Row]) -> str:
     names = list(scored[0].per_factor)
     lines = ["| method | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
     for r in scored:
-        name = f"*{r.name}*" if r.kind == "reference" else f"`{r.name}`"
-        lines.append(f"| {name} | " + " | ".join(f"{r.per_factor[n]:.2f}" for n in names) + " |")
+        lines.append(f"| {_label(r)} | " + " | ".join(f"{r.per_factor[n]:.2f}" for n in names) + " |")
     return "\n".join(lines) + "\n"
 
 
 def write_leaderboard(rows: list[Row], out_dir: str | Path, *, generator: Generator, samples: int, seed: int,
                       steps_scale: float = 1.0) -> tuple[Path, Path]:
     """leaderboard.md (the table) and leaderboard.json (rows + settings) in `out_dir`, written atomically."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    md, js = out / "leaderboard.md", out / "leaderboard.json"
+    md, js = Path(out_dir) / "leaderboard.md", Path(out_dir) / "leaderboard.json"
     header = (f"Ground truth on `{generator.name}` (z {generator.latent_dim}, {K} factors), seed {seed}, "
               f"{samples} samples; fit times on {platform.machine()} CPU.\n\n")
     with atomic_path(md) as tmp:

@@ -83,10 +83,10 @@ def background_scores(
     generator: Generator, directions: DirectionSet, shift: float, threshold: float, *, latents: Tensor,
     cond: int | Tensor | None = None,
 ) -> Tensor:
-    """(K, 2) unsupervised background score of each direction with sign (+shift, -shift); see the module doc."""
-    before = generator(latents, cond=cond) if directions.space == "z" else None
-    if before is None:
-        raise GansteerError(f"background search needs directions in z; got space {directions.space!r}")
+    """(K, 2) unsupervised background score of each direction with sign (+shift, -shift); see the module doc.
+
+    `latents` are in the set's space."""
+    before = generator(latents, space=directions.space, cond=cond)
     grey0 = _grey(before)
     scores = torch.zeros(directions.num_directions, 2)
     for k in range(directions.num_directions):
