@@ -252,3 +252,15 @@ def test_fast_copy_folds_batchnorm_and_leaves_g_alone(tiny):
     b = Voynov(steps=3, fast=False, **TINY).fit(tiny, progress=False)
     assert torch.allclose(_a(a), _a(b), atol=1e-4)  # the same training, up to float rounding
     assert "fast" not in a.directions().params
+
+
+def test_w_space_on_stylegan2():
+    from gansteer import load_generator
+
+    G = load_generator("stylegan2-tiny")
+    m = Voynov(space="w", k=4, reconstructor="lenet-tiny", batch_size=4, steps=2).fit(G, progress=False)
+    d = m.directions()
+    assert d.space == "w" and d.vectors.shape == (4, G.latent_dim)
+    assert torch.allclose(d.vectors @ d.vectors.T, torch.eye(4), atol=1e-5)
+    with pytest.raises(GansteerError, match="flat space"):
+        Voynov(space="w+")
