@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from gansteer import load_generator
 from gansteer.generators.stylegan2 import StyleGAN2
@@ -38,6 +39,31 @@ def timed(fn, repeats: int) -> list[float]:
     return out
 
 
+def post_conv_case(repeats: int) -> None:
+    """After each modulated conv: demodulate, add noise and bias, lrelu, gain - one op each vs one multiply-add."""
+    s2 = 2**0.5
+
+    def separate(x, dco, noise, bias):
+        return F.leaky_relu(x * dco[:, :, None, None] + noise + bias[None, :, None, None], 0.2) * s2
+
+    def folded(x, dco, noise, bias):  # what StyledConv does
+        return F.leaky_relu(torch.addcmul((noise + bias[:, None, None]) * s2, x, (dco * s2)[:, :, None, None]), 0.2)
+
+    for c, r, n in ((64, 256, 1), (128, 128, 1), (64, 256, 4)):
+        x, dco, noise, bias = torch.randn(n, c, r, r), torch.rand(n, c), torch.randn(r, r), torch.randn(c)
+        times: dict[str, list[float]] = {"separate": [], "folded": []}
+        with torch.inference_mode():
+            for _ in range(3 * repeats):  # interleaved
+                for name, fn in (("separate", separate), ("folded", folded)):
+                    t = time.perf_counter()
+                    fn(x, dco, noise, bias)
+                    times[name].append(time.perf_counter() - t)
+        med = {k: statistics.median(v) for k, v in times.items()}
+        print(json.dumps({"bench": "stylegan2", "case": "post_conv", "channels": c, "resolution": r, "batch": n,
+                          "separate_ms": round(med["separate"] * 1e3, 2), "folded_ms": round(med["folded"] * 1e3, 2),
+                          "folded_over_separate": round(med["folded"] / med["separate"], 2)}), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--resolution", type=int, default=256)
@@ -45,6 +71,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    post_conv_case(args.repeats)
     torch.manual_seed(0)
     G = StyleGAN2(args.resolution, channel_base=16384, name=f"bench-{args.resolution}").freeze()
     base = {"bench": "stylegan2", "resolution": args.resolution, "threads": args.threads,
