@@ -89,6 +89,8 @@ def test_latent_pca_in_z_warns(tiny):
     with pytest.warns(UserWarning, match="isotropic Gaussian.*activation PCA \\(layer='block0'\\)"):
         ds = GANSpace(k=3, n=2000, layer="latent").fit(tiny, progress=False).directions()
     assert ds.params["layer"] == "latent" and ds.vectors.shape == (3, 8)
+    with pytest.warns(UserWarning, match="k=9 exceeds the latent dimension 8 of 'dcgan-tiny'"):
+        GANSpace(k=9, n=500, batch_size=250).fit(tiny, progress=False)
 
 
 class _Styled(Generator):

@@ -86,6 +86,9 @@ class GANSpace(Method):
             hint = f" (layer={G.feature_layers[0]!r})" if G.feature_layers else ""
             warnings.warn(f"latent PCA in z of {G.name!r} is meaningless: z is an isotropic Gaussian, so every axis "
                           f"has the same variance; use activation PCA{hint}", stacklevel=2)
+        if not latent_pca and self.k > G.latent_dim:
+            warnings.warn(f"k={self.k} exceeds the latent dimension {G.latent_dim} of {G.name!r}: the regressed "
+                          f"directions beyond {G.latent_dim} are linear combinations of the others", stacklevel=2)
         n = self.n or (300_000 if latent_pca else 20_000)
         self._progress = progress and dist_info()[0] == 0
 
