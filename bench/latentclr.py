@@ -1,0 +1,93 @@
+"""LatentCLR training speed on dcgan-face (batch 32, K=32, global, 2 threads): gansteer's step vs a reference-like one.
+
+    python bench/latentclr.py [--rounds 2] [--steps 3] [--threads 2] [--layer block2]
+
+Prints one JSON line per (round, variant) and a summary line per variant with the speed ratio to `reference-like`.
+
+`reference-like` reproduces what catlab-team/latentclr's training step does differently, on the same generator,
+direction model, loss value and loop (it is not the reference code): the K x N edited latents go through the
+generator in K separate calls of N (one per direction), each chunk's divergences are normalised on their own, and
+the positive / negative masks are built in a Python loop and applied with masked_select (exp, sum, log instead of
+logsumexp). `gansteer` is the library's step: one generator call for all K x N edits. `gansteer-channels-last` is
+that step with the generator in channels_last memory format.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from training_common import run_rounds, summarise, time_fit  # noqa: E402
+
+from gansteer import load_generator  # noqa: E402
+from gansteer.methods.latentclr import LatentCLR  # noqa: E402
+
+VARIANTS = ["gansteer", "gansteer-channels-last", "reference-like"]
+
+
+@dataclass
+class ReferenceLikeCLR(LatentCLR):
+    def training_step(self, generator, rng):  # type: ignore[no-untyped-def]
+        k, n = self.num_directions, self.batch_size
+        z = generator.sample_latent(n, generator=rng)
+        with torch.no_grad():
+            base = self.features(generator, z)
+        edits = (z + self.alpha * self.modules_["directions"].all_fields(z)).reshape(k * n, -1)
+        chunks = []
+        for j in range(k):  # one generator call per direction
+            f = self.features(generator, edits[j * n:(j + 1) * n]) - base
+            chunks.append(f / f.norm(dim=1, keepdim=True))
+        out = torch.cat(chunks)
+        sim = torch.exp(out @ out.T / self.temperature)
+        mask = torch.zeros(k * n, k * n, dtype=torch.bool)
+        for i in range(k):
+            mask[i * n:(i + 1) * n, i * n:(i + 1) * n] = True
+        off_diag = ~torch.eye(k * n, dtype=torch.bool)
+        pos = sim.masked_select(mask & off_diag).view(k * n, -1).sum(-1)
+        neg = sim.masked_select(~mask).view(k * n, -1).sum(-1)
+        return {"loss": -torch.log(pos / neg).mean()}
+
+
+@dataclass
+class ChannelsLastCLR(LatentCLR):
+    def build(self, generator):  # type: ignore[no-untyped-def]
+        generator.to(memory_format=torch.channels_last)
+        return super().build(generator)
+
+
+def child(variant: str, steps: int, warmup: int, layer: str) -> None:
+    G = load_generator("dcgan-face")
+    cls = {"gansteer": LatentCLR, "gansteer-channels-last": ChannelsLastCLR,
+           "reference-like": ReferenceLikeCLR}[variant]
+    method = cls(num_directions=32, batch_size=32, model="global", layer=layer)
+    row = time_fit(method, G, warmup=warmup, steps=steps)
+    print(json.dumps({"bench": "latentclr", "variant": variant, "threads": torch.get_num_threads(), **row}))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--variant", choices=VARIANTS)
+    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--layer", default="block2", help="generator layer G_f (the default for dcgan-face)")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    if a.variant:
+        return child(a.variant, a.steps, a.warmup, a.layer)
+    args = ["--steps", str(a.steps), "--warmup", str(a.warmup), "--threads", str(a.threads), "--layer", a.layer]
+    results = run_rounds(__file__, a.variants.split(","), a.rounds, args)
+    summarise(results, "reference-like", {"bench": "latentclr", "generator": "dcgan-face", "batch": 32, "K": 32,
+                                          "model": "global", "layer": a.layer, "threads": a.threads})
+
+
+if __name__ == "__main__":
+    main()
