@@ -37,11 +37,11 @@ class ReferenceLikeCLR(LatentCLR):
         k, n = self.num_directions, self.batch_size
         z = generator.sample_latent(n, generator=rng)
         with torch.no_grad():
-            base = self.features(generator, z)
+            base = self.features(generator, z, None)
         edits = (z + self.alpha * self.modules_["directions"].all_fields(z)).reshape(k * n, -1)
         chunks = []
         for j in range(k):  # one generator call per direction
-            f = self.features(generator, edits[j * n:(j + 1) * n]) - base
+            f = self.features(generator, edits[j * n:(j + 1) * n], None) - base
             chunks.append(f / f.norm(dim=1, keepdim=True))
         out = torch.cat(chunks)
         sim = torch.exp(out @ out.T / self.temperature)

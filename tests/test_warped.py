@@ -129,3 +129,29 @@ def test_cli_discover_warped_then_traverse(tmp_path):
     r = CliRunner().invoke(main, ["discover", "warped", "-g", "dcgan-tiny", "-o", str(out), "--steps", "1",
                                   "--reconstructor", "vgg"])
     assert r.exit_code != 0 and "unknown reconstructor 'vgg'" in r.output
+
+
+def test_class_conditional_generators_draw_from_the_given_classes(monkeypatch):
+    from gansteer import load_generator
+    from gansteer.methods.latentclr import LatentCLR
+    from gansteer.methods.sampling import sample_classes
+
+    G = load_generator("biggan-tiny")
+    seen: list[int] = []
+    prepare = G.prepare_cond
+
+    def spy(cond, n):  # every image or feature request passes its classes through prepare_cond
+        one_hot = prepare(cond, n)
+        seen.extend(one_hot.argmax(1).tolist())
+        return one_hot
+
+    monkeypatch.setattr(G, "prepare_cond", spy)
+    _small(steps=2, batch_size=8, classes=[1, 3]).fit(G, progress=False)
+    assert set(seen) == {1, 3} and len(seen) == 2 * 2 * 8  # two images per sample, two steps
+    seen.clear()
+    LatentCLR(num_directions=2, batch_size=4, steps=1, layer="image", classes=(4,)).fit(G, progress=False)
+    assert set(seen) == {4} and len(seen) == 4 + 2 * 4
+    with pytest.raises(GansteerError, match=r"out of range; expected 0\.\.9"):
+        sample_classes(4, 10, [3, 12], torch.Generator())
+    with pytest.raises(GansteerError, match="generator is unconditional"):
+        sample_classes(4, 0, [3], torch.Generator())

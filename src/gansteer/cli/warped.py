@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from .discover import discover, output_option
-from .options import generator_option, open_generator, threads_option
+from .options import IndexList, generator_option, open_generator, threads_option
 from .training import fit_and_save, method_params, training_options
 
 PRESET_NAMES = ["dcgan-face", "sngan-mnist", "sngan-anime", "biggan", "proggan"]
@@ -37,6 +37,8 @@ PRESET_NAMES = ["dcgan-face", "sngan-mnist", "sngan-anime", "biggan", "proggan"]
               help="Adam learning rate of the support sets (--lr is the reconstructor's).")
 @click.option("--path-step", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Step length when a traversal follows a path [default: 0.1].")
+@click.option("--classes", type=IndexList(), default=None,
+              help="Class-conditional generators: classes to draw from, e.g. 239 or 1,5-7 [default: all].")
 @training_options
 @threads_option
 def warped(generator: str, generator_format: str | None, output: Path, preset: str, **options: Any) -> None:
@@ -46,5 +48,5 @@ def warped(generator: str, generator_format: str | None, output: Path, preset: s
     G = open_generator(generator, generator_format)
     params = method_params(options, ("num_warpings", "num_dipoles", "gamma", "learn_gammas", "learn_alphas",
                                      "min_shift", "max_shift", "reconstructor", "lambda_cls", "lambda_reg",
-                                     "warping_lr", "path_step"))
+                                     "warping_lr", "path_step", "classes"))
     fit_and_save(WarpedGANSpace.preset(preset, **params), G, output, options)

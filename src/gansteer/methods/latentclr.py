@@ -24,6 +24,7 @@ from ..generators.base import Generator
 from ..registry import DIRECTION_MODELS, METHODS
 from .base import check_positive
 from .paths import PathDirections, normalize
+from .sampling import sample_classes
 from .training import TrainedMethod
 
 
@@ -123,10 +124,12 @@ class LatentCLR(TrainedMethod):
     weight_decay: float = 1e-3  # Adam weight decay (reference config)
     batch_size: int = 16  # N latents per step (the reference's BigGAN example; 8 for StyleGAN2)
     steps: int = 10_000
+    classes: tuple[int, ...] | None = None  # class-conditional generators: classes drawn per latent (None = all)
 
     name = "latentclr"
 
     def __post_init__(self) -> None:
+        self.classes = tuple(int(c) for c in self.classes) if self.classes else None
         check_positive("num_directions", self.num_directions)
         if self.num_directions < 2:
             raise GansteerError("num_directions=1 is invalid: the contrastive loss needs >= 2 directions")
@@ -145,13 +148,12 @@ class LatentCLR(TrainedMethod):
         inner = [name for name in generator.feature_layers if name != "image"]
         return inner[len(inner) // 2] if inner else None
 
-    def features(self, generator: Generator, z: Tensor) -> Tensor:
+    def features(self, generator: Generator, z: Tensor, cond: Tensor | None) -> Tensor:
         layer = self.layer_
-        return (generator(z) if layer is None else generator.features(z, layer)).flatten(1)
+        return (generator(z, cond=cond) if layer is None else generator.features(z, layer, cond=cond)).flatten(1)
 
     def build(self, generator: Generator) -> nn.ModuleDict:
-        if generator.num_classes:
-            raise GansteerError(f"LatentCLR here supports unconditional generators; {generator.name!r} is conditional")
+        sample_classes(1, generator.num_classes, self.classes, torch.Generator())  # validates `classes` early
         self.layer_ = self.feature_layer(generator)
         k, d = self.num_directions, generator.latent_dim
         directions: nn.Module = {
@@ -166,10 +168,12 @@ class LatentCLR(TrainedMethod):
 
     def training_step(self, generator: Generator, rng: torch.Generator) -> dict[str, Tensor]:
         z = generator.sample_latent(self.batch_size, generator=rng)  # (N, D)
+        cond = sample_classes(self.batch_size, generator.num_classes, self.classes, rng)  # None if unconditional
         with torch.no_grad():
-            base = self.features(generator, z)  # (N, F)
+            base = self.features(generator, z, cond)  # (N, F)
         edits = z + self.alpha * self.modules_["directions"].all_fields(z)  # (K, N, D)
-        moved = self.features(generator, edits.flatten(0, 1))  # one generator call for all K x N edits
+        k_cond = None if cond is None else cond.repeat(self.num_directions)
+        moved = self.features(generator, edits.flatten(0, 1), k_cond)  # one generator call for all K x N edits
         divergences = moved.reshape(self.num_directions, self.batch_size, -1) - base  # (K, N, F)
         return {"loss": contrastive_loss(divergences, self.temperature)}
 

@@ -27,7 +27,7 @@ from ..nets import create_reconstructor
 from ..registry import DIRECTION_MODELS, METHODS
 from .base import check_positive
 from .paths import PathDirections, normalize
-from .sampling import sample_indices, sample_shifts
+from .sampling import sample_classes, sample_indices, sample_shifts
 from .training import TrainedMethod
 
 
@@ -92,7 +92,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "sngan-anime": dict(num_warpings=64, num_dipoles=128, min_shift=0.25, max_shift=0.35, reconstructor="lenet",
                         batch_size=128, steps=150_000),
     "biggan": dict(num_warpings=120, num_dipoles=256, min_shift=0.15, max_shift=0.25, reconstructor="resnet18",
-                   batch_size=32, steps=150_000),
+                   batch_size=32, steps=150_000, classes=(239,)),
     "proggan": dict(num_warpings=200, num_dipoles=512, min_shift=0.1, max_shift=0.2, reconstructor="resnet18",
                     batch_size=8, steps=200_000),
     "dcgan-face": dict(num_warpings=32, num_dipoles=32, min_shift=0.25, max_shift=0.45, reconstructor="lenet",
@@ -118,6 +118,7 @@ class WarpedGANSpace(TrainedMethod):
     warping_lr: float = 1e-4  # support-set Adam learning rate (reference --support-set-lr)
     path_step: float = 0.1  # step length when following a path at traversal time
     shift: float = 3.0  # recommended |path length| stored with the directions
+    classes: tuple[int, ...] | None = None  # class-conditional generators: classes drawn per sample (None = all)
     steps: int = 10_000
     batch_size: int = 32
 
@@ -131,6 +132,7 @@ class WarpedGANSpace(TrainedMethod):
         return cls(**{**PRESETS[name], **overrides})
 
     def __post_init__(self) -> None:
+        self.classes = tuple(int(c) for c in self.classes) if self.classes else None
         check_positive("num_warpings", self.num_warpings)
         check_positive("num_dipoles", self.num_dipoles)
         if not 0 <= self.min_shift <= self.max_shift or self.max_shift <= 0:
@@ -138,9 +140,7 @@ class WarpedGANSpace(TrainedMethod):
                                 "expected 0 <= min_shift <= max_shift, max_shift > 0")
 
     def build(self, generator: Generator) -> nn.ModuleDict:
-        if generator.num_classes:
-            raise GansteerError(f"WarpedGANSpace here supports unconditional generators; {generator.name!r} "
-                                "is class-conditional")
+        sample_classes(1, generator.num_classes, self.classes, torch.Generator())  # validates `classes` early
         warpings = RBFWarpings(self.num_warpings, generator.latent_dim, self.num_dipoles, step=self.path_step,
                                gamma=self.gamma, learn_gammas=self.learn_gammas, learn_alphas=self.learn_alphas)
         recon = create_reconstructor(self.reconstructor, channels=generator.channels, num_directions=self.num_warpings)
@@ -155,10 +155,11 @@ class WarpedGANSpace(TrainedMethod):
         z = generator.sample_latent(self.batch_size, generator=rng)  # (B, D)
         k = sample_indices(self.batch_size, self.num_warpings, rng).to(z.device)  # (B,)
         eps = sample_shifts(self.batch_size, self.min_shift, self.max_shift, rng).to(z)  # (B,)
+        cond = sample_classes(self.batch_size, generator.num_classes, self.classes, rng)  # None if unconditional
         shifted_z = z + eps.unsqueeze(1) * self.modules_["warpings"].field(z, k)  # one step along the path
         with torch.no_grad():  # nothing to learn through the unshifted image
-            image = generator(z)
-        logits, predicted = self.modules_["reconstructor"](image, generator(shifted_z))
+            image = generator(z, cond=cond)
+        logits, predicted = self.modules_["reconstructor"](image, generator(shifted_z, cond=cond))
         classification = F.cross_entropy(logits, k)
         regression = (predicted - eps).abs().mean()
         return {
