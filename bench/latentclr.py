@@ -1,8 +1,9 @@
 """LatentCLR training speed on dcgan-face (batch 32, K=32, global, 2 threads): gansteer's step vs a reference-like one.
 
-    python bench/latentclr.py [--rounds 2] [--steps 3] [--threads 2] [--layer block2]
+    python bench/latentclr.py [--steps 4] [--warmup 1] [--threads 2] [--layer block2]
 
-Prints one JSON line per (round, variant) and a summary line per variant with the speed ratio to `reference-like`.
+Prints one JSON line per variant: steps/s, step latency, peak RSS, speed ratio to `reference-like`, and the largest
+difference between its loss trace and the reference-like one (same seed: the variants compute the same thing).
 
 `reference-like` reproduces what catlab-team/latentclr's training step does differently, on the same generator,
 direction model, loss value and loop (it is not the reference code): the K x N edited latents go through the
@@ -15,7 +16,7 @@ that step with the generator in channels_last memory format.
 from __future__ import annotations
 
 import argparse
-import json
+import functools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from training_common import run_rounds, summarise, time_fit  # noqa: E402
+from training_common import child_peak_rss, interleaved, report, rss_child  # noqa: E402
 
 from gansteer import load_generator  # noqa: E402
 from gansteer.methods.latentclr import LatentCLR  # noqa: E402
@@ -61,32 +62,30 @@ class ChannelsLastCLR(LatentCLR):
         return super().build(generator)
 
 
-def child(variant: str, steps: int, warmup: int, layer: str) -> None:
-    G = load_generator("dcgan-face")
+def make(variant: str, layer: str = "block2") -> tuple[LatentCLR, object]:
     cls = {"gansteer": LatentCLR, "gansteer-channels-last": ChannelsLastCLR,
            "reference-like": ReferenceLikeCLR}[variant]
-    method = cls(num_directions=32, batch_size=32, model="global", layer=layer)
-    row = time_fit(method, G, warmup=warmup, steps=steps)
-    print(json.dumps({"bench": "latentclr", "variant": variant, "threads": torch.get_num_threads(), **row}))
+    return cls(num_directions=32, batch_size=32, model="global", layer=layer), load_generator("dcgan-face")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--variant", choices=VARIANTS)
     ap.add_argument("--variants", default=",".join(VARIANTS))
-    ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=4, help="timed steps per variant")
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--layer", default="block2", help="generator layer G_f (the default for dcgan-face)")
+    ap.add_argument("--rss-child", choices=VARIANTS, help=argparse.SUPPRESS)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    if a.variant:
-        return child(a.variant, a.steps, a.warmup, a.layer)
-    args = ["--steps", str(a.steps), "--warmup", str(a.warmup), "--threads", str(a.threads), "--layer", a.layer]
-    results = run_rounds(__file__, a.variants.split(","), a.rounds, args)
-    summarise(results, "reference-like", {"bench": "latentclr", "generator": "dcgan-face", "batch": 32, "K": 32,
-                                          "model": "global", "layer": a.layer, "threads": a.threads})
+    build = functools.partial(make, layer=a.layer)
+    if a.rss_child:
+        return rss_child(build, a.rss_child, 1)
+    variants = a.variants.split(",")
+    rss = {v: child_peak_rss(__file__, v, ["--threads", str(a.threads), "--layer", a.layer]) for v in variants}
+    results = interleaved(build, variants, warmup=a.warmup, steps=a.steps)
+    report(results, rss, "reference-like", {"bench": "latentclr", "generator": "dcgan-face", "batch": 32, "K": 32,
+                                            "model": "global", "layer": a.layer, "threads": a.threads})
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
-"""Shared by the training benchmarks: time one variant in a child process, alternate variants over rounds.
+"""Shared by the training benchmarks: compare training-step variants fairly on a shared, noisy machine.
 
-Each (round, variant) runs in its own process so that peak RSS (resource.getrusage) belongs to that variant alone;
-alternating the variants round by round spreads any change in machine load over all of them equally.
+Speed: all variants live in one process (each with its own generator copy) and take their steps in turn (A, B, C,
+A, B, C, ...), so a change in machine load hits every variant alike; steps/s = 1 / mean step time after warm-up.
+Memory: peak RSS (resource.getrusage) needs a process per variant, so each variant also runs a few steps alone in a
+child process. A step is exactly the training loop's body (training_step, zero_grad, backward, optimiser steps).
 """
 
 from __future__ import annotations
@@ -12,49 +14,84 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-
-def time_fit(method: Any, generator: Any, *, warmup: int, steps: int) -> dict[str, Any]:
-    """Fit for warmup + steps steps; steps/s and latency percentiles over the last `steps` only."""
-    stamps: list[float] = []
-    start = time.perf_counter()
-    method.fit(generator, steps=warmup + steps, progress=False,
-               callbacks=[lambda *_: stamps.append(time.perf_counter())])
-    stamps = [start, *stamps][warmup:]
-    lat = sorted(b - a for a, b in zip(stamps, stamps[1:], strict=False))
-    return {
-        "steps_per_s": round(steps / (stamps[-1] - stamps[0]), 4),
-        "step_ms_p50": round(1000 * lat[len(lat) // 2], 1),
-        "step_ms_p90": round(1000 * lat[int(0.9 * (len(lat) - 1))], 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "final_loss": round(method.history_["loss"][-1], 4),
-    }
+import torch
 
 
-def run_rounds(script: str, variants: Sequence[str], rounds: int, args: Sequence[str]) -> dict[str, list[dict]]:
-    """Run `script --variant V *args` for each variant, `rounds` times, alternating; a child prints one JSON line."""
-    results: dict[str, list[dict]] = {v: [] for v in variants}
-    for r in range(rounds):
+def prepare(method: Any, generator: Any) -> torch.Generator:
+    """What `TrainedMethod.fit` does before its loop: freeze G, build the modules, make the optimisers."""
+    generator.freeze()
+    method.generator_, method.generator_hash_ = generator.name, ""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(method.seed)
+        method.modules_ = method.build(generator).to(generator.device)
+    method.modules_.train()
+    method.optimizers_ = method.make_optimizers(method.modules_)
+    return torch.Generator().manual_seed(method.seed)
+
+
+def step(method: Any, generator: Any, rng: torch.Generator) -> float:
+    """One training step, as the loop takes it; returns the loss."""
+    losses = method.training_step(generator, rng)
+    for opt in method.optimizers_:
+        opt.zero_grad(set_to_none=True)
+    losses["loss"].backward()
+    for opt in method.optimizers_:
+        opt.step()
+    return float(losses["loss"].detach())
+
+
+def interleaved(make: Callable[[str], tuple[Any, Any]], variants: Sequence[str], *, warmup: int,
+                steps: int) -> dict[str, dict[str, Any]]:
+    """Time `steps` steps per variant, taken in turn, after `warmup` untimed turns."""
+    runs = {}
+    for v in variants:
+        method, generator = make(v)
+        runs[v] = (method, generator, prepare(method, generator))
+    times: dict[str, list[float]] = {v: [] for v in variants}
+    losses: dict[str, list[float]] = {v: [] for v in variants}
+    for i in range(warmup + steps):
         for v in variants:
-            out = subprocess.run([sys.executable, script, "--variant", v, *args], capture_output=True, text=True)
-            if out.returncode != 0:
-                raise SystemExit(f"variant {v} failed:\n{out.stderr[-3000:]}")
-            row = json.loads(out.stdout.strip().splitlines()[-1])
-            results[v].append(row)
-            print(json.dumps({"round": r, **row}), flush=True)
-    return results
+            method, generator, rng = runs[v]
+            start = time.perf_counter()
+            losses[v].append(step(method, generator, rng))
+            if i >= warmup:
+                times[v].append(time.perf_counter() - start)
+    out = {}
+    for v in variants:
+        lat = sorted(times[v])
+        out[v] = {"steps_per_s": round(len(lat) / sum(lat), 4), "step_ms_p50": round(1000 * statistics.median(lat), 1),
+                  "step_ms_p90": round(1000 * lat[int(0.9 * (len(lat) - 1))], 1), "losses": losses[v]}
+    return out
 
 
-def summarise(results: dict[str, list[dict]], baseline: str, context: dict[str, Any]) -> None:
-    """One summary line per variant (median steps/s over rounds, max peak RSS) and its speed ratio to `baseline`."""
-    base = statistics.median(r["steps_per_s"] for r in results[baseline])
-    for v, rows in results.items():
-        sps = statistics.median(r["steps_per_s"] for r in rows)
+def child_peak_rss(script: str, variant: str, args: Sequence[str]) -> float:
+    """Peak RSS (MB) of `script --rss-child VARIANT *args`, a process that only builds and steps that variant."""
+    out = subprocess.run([sys.executable, script, "--rss-child", variant, *args], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"variant {variant} failed:\n{out.stderr[-3000:]}")
+    return float(json.loads(out.stdout.strip().splitlines()[-1])["peak_rss_mb"])
+
+
+def rss_child(make: Callable[[str], tuple[Any, Any]], variant: str, steps: int) -> None:
+    method, generator = make(variant)
+    rng = prepare(method, generator)
+    for _ in range(steps):
+        step(method, generator, rng)
+    print(json.dumps({"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
+
+
+def report(results: dict[str, dict[str, Any]], rss: dict[str, float], baseline: str, context: dict[str, Any]) -> None:
+    """One JSON line per variant: speed, latency, peak RSS, speed-up over `baseline`, and whether its loss trace
+    equals the baseline's (same seed and same mathematics give the same losses)."""
+    base = results[baseline]
+    for v, r in results.items():
+        same = max(abs(a - b) for a, b in zip(r["losses"], base["losses"], strict=True))
         print(json.dumps({
-            "summary": v, **context, "steps_per_s": round(sps, 4),
-            "step_ms_p50": statistics.median(r["step_ms_p50"] for r in rows),
-            "peak_rss_mb": max(r["peak_rss_mb"] for r in rows), "speedup_vs_" + baseline: round(sps / base, 2),
-            "rounds": len(rows),
+            **context, "variant": v, "steps_per_s": r["steps_per_s"], "step_ms_p50": r["step_ms_p50"],
+            "step_ms_p90": r["step_ms_p90"], "peak_rss_mb": rss.get(v), f"speedup_vs_{baseline}":
+            round(r["steps_per_s"] / base["steps_per_s"], 2), "max_loss_diff_vs_baseline": float(f"{same:.2g}"),
+            "steps": len(r["losses"]),
         }), flush=True)

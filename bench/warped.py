@@ -1,8 +1,9 @@
 """WarpedGANSpace training speed on dcgan-face (batch 32, LeNet, 2 threads): gansteer's step vs a reference-like step.
 
-    python bench/warped.py [--rounds 3] [--steps 6] [--threads 2]
+    python bench/warped.py [--steps 8] [--warmup 2] [--threads 2]
 
-Prints one JSON line per (round, variant) and a summary line per variant with the speed ratio to `reference-like`.
+Prints one JSON line per variant: steps/s, step latency, peak RSS, speed ratio to `reference-like`, and the largest
+difference between its loss trace and the reference-like one (same seed: the variants compute the same thing).
 
 `reference-like` reproduces what chi0tzp/WarpedGANSpace's training step does differently from ours, on the same
 generator, reconstructor, warpings, loss and loop (it is not the reference code, which cannot be fetched or run here):
@@ -12,13 +13,12 @@ generator, reconstructor, warpings, loss and loop (it is not the reference code,
   * support sets, weights and scales are gathered with a one-hot mask matmul built in a Python loop, and the RBF
     differences with z.repeat(...) (the reference's formulation).
 `gansteer` is the library's step: frozen generator, G(z) under no_grad, indexed support sets.
-`gansteer-channels-last` is the library's step with the generator and reconstructor in channels_last memory format.
+`gansteer-channels-last` is the library's step with the generator's weights in channels_last memory format.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +27,7 @@ import torch
 from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).parent))
-from training_common import run_rounds, summarise, time_fit  # noqa: E402
+from training_common import child_peak_rss, interleaved, report, rss_child  # noqa: E402
 
 from gansteer import load_generator  # noqa: E402
 from gansteer.methods.sampling import sample_indices, sample_shifts  # noqa: E402
@@ -72,35 +72,32 @@ class ReferenceLikeWarped(WarpedGANSpace):
 @dataclass
 class ChannelsLastWarped(WarpedGANSpace):
     def build(self, generator):  # type: ignore[no-untyped-def]
-        generator.to(memory_format=torch.channels_last)
-        return super().build(generator).to(memory_format=torch.channels_last)
+        generator.to(memory_format=torch.channels_last)  # the reconstructor stays contiguous (faster here)
+        return super().build(generator)
 
 
-def child(variant: str, steps: int, warmup: int) -> None:
-    G = load_generator("dcgan-face")
+def make(variant: str) -> tuple[WarpedGANSpace, object]:
     cls = {"gansteer": WarpedGANSpace, "gansteer-channels-last": ChannelsLastWarped,
            "reference-like": ReferenceLikeWarped}[variant]
-    method = cls.preset("dcgan-face", batch_size=32, reconstructor="lenet")
-    row = time_fit(method, G, warmup=warmup, steps=steps)
-    print(json.dumps({"bench": "warped", "variant": variant, "threads": torch.get_num_threads(), **row}))
+    return cls.preset("dcgan-face", batch_size=32, reconstructor="lenet"), load_generator("dcgan-face")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--variant", choices=VARIANTS)
     ap.add_argument("--variants", default=",".join(VARIANTS))
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--steps", type=int, default=6)
+    ap.add_argument("--steps", type=int, default=8, help="timed steps per variant")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rss-child", choices=VARIANTS, help=argparse.SUPPRESS)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    if a.variant:
-        return child(a.variant, a.steps, a.warmup)
-    args = ["--steps", str(a.steps), "--warmup", str(a.warmup), "--threads", str(a.threads)]
-    results = run_rounds(__file__, a.variants.split(","), a.rounds, args)
-    summarise(results, "reference-like", {"bench": "warped", "generator": "dcgan-face", "batch": 32,
-                                          "reconstructor": "lenet", "threads": a.threads})
+    if a.rss_child:
+        return rss_child(make, a.rss_child, 2)
+    variants = a.variants.split(",")
+    rss = {v: child_peak_rss(__file__, v, ["--threads", str(a.threads)]) for v in variants}
+    results = interleaved(make, variants, warmup=a.warmup, steps=a.steps)
+    report(results, rss, "reference-like", {"bench": "warped", "generator": "dcgan-face", "batch": 32,
+                                            "reconstructor": "lenet", "threads": a.threads})
 
 
 if __name__ == "__main__":

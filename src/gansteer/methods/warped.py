@@ -13,6 +13,7 @@ G(z) and G(z + eps d_k(z)) and must tell k (cross-entropy) and eps (L1); only th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +51,7 @@ class RBFWarpings(PathDirections):
         v = normalize(torch.randn(k, n, d)) * radii
         self.centres = nn.Parameter(torch.stack([v, -v], 2).reshape(k, 2 * n, d))  # (K, 2N, D): +v0, -v0, +v1 ...
         self.alphas = nn.Parameter(torch.tensor([1.0, -1.0]).repeat(k, n), requires_grad=learn_alphas)  # (K, 2N)
-        self.log_gammas = nn.Parameter(torch.full((k, n), float(torch.tensor(gamma).log())),
+        self.log_gammas = nn.Parameter(torch.full((k, n), math.log(gamma)),
                                        requires_grad=learn_gammas)  # (K, N): one scale per dipole
 
     def config(self) -> dict[str, Any]:
@@ -117,7 +118,7 @@ class WarpedGANSpace(TrainedMethod):
     lr: float = 1e-4  # reconstructor Adam learning rate (reference)
     warping_lr: float = 1e-4  # support-set Adam learning rate (reference --support-set-lr)
     path_step: float = 0.1  # step length when following a path at traversal time
-    shift: float = 3.0  # recommended |path length| stored with the directions
+    shift: float = 8.0  # recommended |path length| (the reference traverses 16 steps of 0.5 each way)
     classes: tuple[int, ...] | None = None  # class-conditional generators: classes drawn per sample (None = all)
     steps: int = 10_000
     batch_size: int = 32
