@@ -81,6 +81,12 @@ def test_bad_checkpoints_are_rejected(tiny, tmp_path):
         load_generator(str(garbage))
     with pytest.raises(GansteerError, match="neither a registered name"):
         load_generator("no-such-generator")
+    with pytest.raises(GansteerError, match="'dcgan-tiny': .*unexpected keyword argument 'truncation'"):
+        load_generator("dcgan-tiny", truncation=0.5)
+    json_file = tmp_path / "config.json"
+    json_file.write_text('{"a": 1}')
+    with pytest.raises(GansteerError, match="config.json: not a readable PyTorch checkpoint"):
+        load_generator(str(json_file))
 
 
 class _Evil:
@@ -91,7 +97,7 @@ class _Evil:
 def test_pickled_code_is_refused(tmp_path):
     path = tmp_path / "evil.pt"
     torch.save({"netG_state_dict": _Evil()}, path)
-    with pytest.raises(GansteerError, match="refused to load"):
+    with pytest.raises(GansteerError, match=r"evil.pt: refused to load \(it pickles print, not only tensors\)"):
         load_generator(str(path))
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import GansteerError
-from ..io.checkpoints import torch_load
+from ..io.checkpoints import first_line, torch_load
 from ..registry import GENERATOR_FORMATS, GENERATORS
 from .base import Generator
 
@@ -30,6 +30,15 @@ def load_generator(name_or_path: str | Path | Generator, *, format: str | None =
     """
     if isinstance(name_or_path, Generator):
         return name_or_path.freeze()
+    try:
+        return _load(name_or_path, format, **kwargs)
+    except TypeError as e:
+        if "unexpected keyword argument" not in str(e):
+            raise
+        raise GansteerError(f"generator {str(name_or_path)!r}: {first_line(e)}") from None
+
+
+def _load(name_or_path: str | Path, format: str | None, **kwargs: Any) -> Generator:
     import_architectures()
     spec = str(name_or_path)
     if spec in GENERATORS:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping
@@ -47,7 +48,10 @@ def torch_load(path: str | Path) -> Any:
         with torch.serialization.safe_globals([(cls, name) for name, cls in _CONFIG_CLASSES.items()]):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        raise GansteerError(f"{path}: refused to load (it pickles objects, not tensors): {first_line(e)}") from None
+        refused = re.search(r"Unsupported global: GLOBAL (\S+)", str(e))
+        if refused:
+            raise GansteerError(f"{path}: refused to load (it pickles {refused.group(1)}, not only tensors)") from None
+        raise GansteerError(f"{path}: not a readable PyTorch checkpoint ({first_line(e)})") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
         raise GansteerError(f"{path}: not a readable PyTorch checkpoint ({first_line(e)})") from None
 
