@@ -29,6 +29,7 @@ def prepare(method: Any, generator: Any) -> torch.Generator:
         method.modules_ = method.build(generator).to(generator.device)
     method.modules_.train()
     method.optimizers_ = method.make_optimizers(method.modules_)
+    method._G = method.training_generator(generator)  # what fit() hands the steps (the fast copy by default)
     return torch.Generator().manual_seed(method.seed)
 
 

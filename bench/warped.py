@@ -12,8 +12,9 @@ generator, reconstructor, warpings, loss and loop (it is not the reference code,
   * the unshifted image G(z) is computed with autograd recording, so the backward also runs through it;
   * support sets, weights and scales are gathered with a one-hot mask matmul built in a Python loop, and the RBF
     differences with z.repeat(...) (the reference's formulation).
-`gansteer` is the library's step: frozen generator, G(z) under no_grad, indexed support sets.
-`gansteer-channels-last` is the library's step with the generator's weights in channels_last memory format.
+`gansteer` is the library's step: frozen generator (by default a private fast copy with BatchNorm folded into the
+convolutions and channels-last weights, generators.fusion.fast_copy), G(z) under no_grad, indexed support sets.
+`gansteer-plain` is the same step on the generator as given (fast=False).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from gansteer import load_generator  # noqa: E402
 from gansteer.methods.sampling import sample_indices, sample_shifts  # noqa: E402
 from gansteer.methods.warped import WarpedGANSpace  # noqa: E402
 
-VARIANTS = ["gansteer", "gansteer-channels-last", "reference-like"]
+VARIANTS = ["gansteer", "gansteer-plain", "reference-like"]
 
 
 @dataclass
@@ -69,17 +70,10 @@ class ReferenceLikeWarped(WarpedGANSpace):
         return {"loss": self.lambda_cls * classification + self.lambda_reg * regression}
 
 
-@dataclass
-class ChannelsLastWarped(WarpedGANSpace):
-    def build(self, generator):  # type: ignore[no-untyped-def]
-        generator.to(memory_format=torch.channels_last)  # the reconstructor stays contiguous (faster here)
-        return super().build(generator)
-
-
 def make(variant: str) -> tuple[WarpedGANSpace, object]:
-    cls = {"gansteer": WarpedGANSpace, "gansteer-channels-last": ChannelsLastWarped,
-           "reference-like": ReferenceLikeWarped}[variant]
-    return cls.preset("dcgan-face", batch_size=32, reconstructor="lenet"), load_generator("dcgan-face")
+    cls = ReferenceLikeWarped if variant == "reference-like" else WarpedGANSpace
+    method = cls.preset("dcgan-face", batch_size=32, reconstructor="lenet", fast=variant == "gansteer")
+    return method, load_generator("dcgan-face")
 
 
 def main() -> None:

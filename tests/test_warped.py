@@ -147,12 +147,19 @@ def test_class_conditional_generators_draw_from_the_given_classes(monkeypatch):
         return one_hot
 
     monkeypatch.setattr(G, "prepare_cond", spy)
-    _small(steps=2, batch_size=8, classes=[1, 3]).fit(G, progress=False)
+    _small(steps=2, batch_size=8, classes=[1, 3], fast=False).fit(G, progress=False)  # no probe call
     assert set(seen) == {1, 3} and len(seen) == 2 * 2 * 8  # two images per sample, two steps
     seen.clear()
-    LatentCLR(num_directions=2, batch_size=4, steps=1, layer="image", classes=(4,)).fit(G, progress=False)
+    LatentCLR(num_directions=2, batch_size=4, steps=1, layer="image", classes=(4,), fast=False).fit(G, progress=False)
     assert set(seen) == {4} and len(seen) == 4 + 2 * 4
     with pytest.raises(GansteerError, match=r"out of range; expected 0\.\.9"):
         sample_classes(4, 10, [3, 12], torch.Generator())
     with pytest.raises(GansteerError, match="generator is unconditional"):
         sample_classes(4, 0, [3], torch.Generator())
+
+
+def test_training_on_the_fast_generator_copy_matches_the_generator(tiny):
+    fast, plain = _small(steps=4).fit(tiny, progress=False), _small(steps=4, fast=False).fit(tiny, progress=False)
+    assert fast.history_["loss"] == pytest.approx(plain.history_["loss"], rel=1e-4)
+    assert fast.history_["loss"] != plain.history_["loss"]  # it did run on the BatchNorm-folded copy
+    assert all(p.is_contiguous() for p in tiny.parameters())  # the caller's generator is untouched

@@ -31,6 +31,9 @@ from .training import fit_and_save, method_params, training_options
 @click.option("--weight-decay", type=click.FloatRange(min=0), default=None, help="Adam weight decay [default: 1e-3].")
 @click.option("--classes", type=IndexList(), default=None,
               help="Class-conditional generators: classes to draw from, e.g. 239 or 1,5-7 [default: all].")
+@click.option("--no-fast", "fast", flag_value=False, default=None,
+              help="Train on the generator as given, not on a private copy with BatchNorm folded and channels-last "
+                   "weights (same function up to rounding).")
 @training_options
 @threads_option
 def latentclr(generator: str, generator_format: str | None, output: Path, **options: Any) -> None:
@@ -41,5 +44,5 @@ def latentclr(generator: str, generator_format: str | None, output: Path, **opti
 
     G = open_generator(generator, generator_format)
     params = method_params(options, ("model", "num_directions", "alpha", "temperature", "layer", "hidden",
-                                     "weight_decay", "classes"))
+                                     "weight_decay", "classes", "fast"))
     fit_and_save(LatentCLR(**params), G, output, options)

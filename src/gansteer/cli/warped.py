@@ -39,6 +39,9 @@ PRESET_NAMES = ["dcgan-face", "sngan-mnist", "sngan-anime", "biggan", "proggan"]
               help="Step length when a traversal follows a path [default: 0.1].")
 @click.option("--classes", type=IndexList(), default=None,
               help="Class-conditional generators: classes to draw from, e.g. 239 or 1,5-7 [default: all].")
+@click.option("--no-fast", "fast", flag_value=False, default=None,
+              help="Train on the generator as given, not on a private copy with BatchNorm folded and channels-last "
+                   "weights (same function up to rounding).")
 @training_options
 @threads_option
 def warped(generator: str, generator_format: str | None, output: Path, preset: str, **options: Any) -> None:
@@ -48,5 +51,5 @@ def warped(generator: str, generator_format: str | None, output: Path, preset: s
     G = open_generator(generator, generator_format)
     params = method_params(options, ("num_warpings", "num_dipoles", "gamma", "learn_gammas", "learn_alphas",
                                      "min_shift", "max_shift", "reconstructor", "lambda_cls", "lambda_reg",
-                                     "warping_lr", "path_step", "classes"))
+                                     "warping_lr", "path_step", "classes", "fast"))
     fit_and_save(WarpedGANSpace.preset(preset, **params), G, output, options)
