@@ -33,7 +33,7 @@ PRESETS: dict[str, dict[str, Any]] = {  # seed 004 ("training details"); dcgan-f
     "dcgan-face":  {"k": 100, "reconstructor": "lenet", "batch_size": 32, "steps": 100_000},
 }
 # fmt: on
-ACCURACY_DECAY = 0.99  # per-direction running accuracy: about the last 100 draws of each direction
+ACCURACY_DECAY = 0.99  # per-direction running accuracy, weighted toward about the last 100 steps
 
 
 class DirectionMatrix(nn.Module):
@@ -89,7 +89,7 @@ class Voynov(TrainedMethod):
 
     k: int = 100  # number of directions K (dcgan-face preset: a full basis of its 100-d latent)
     directions_type: str = "orthonormal"  # orthonormal | unit-norm | linear | random | identity (| fixed, for RCA)
-    reconstructor: str = "lenet"  # see `gansteer reconstructors`... any name in RECONSTRUCTORS
+    reconstructor: str = "lenet"  # any name in RECONSTRUCTORS: lenet, resnet18 (+ -tiny variants)
     shift_weight: float = 0.25  # lambda: weight of the MAE on eps
     shift_scale: float = 6.0  # eps ~ U[-shift_scale, shift_scale]
     min_shift: float = 0.5  # ... then sign(eps) * max(|eps|, min_shift)
