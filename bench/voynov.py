@@ -2,7 +2,8 @@
 
 Setting of issue 4: dcgan-face, batch 32, K=100, LeNet, orthonormal A, 2 threads. Each variant runs in its own
 subprocess (so peak RSS is its own), and the variants alternate for several rounds (so load from other users of the
-machine hits all alike). One JSON line per measurement, then a summary line with the median steps/s and the ratios.
+machine hits all alike). One JSON line per measurement, a summary line with the median steps/s and the ratios,
+then (robust when the load varies) both steps alternated one by one in a single process: median ms per step each.
 "gansteer-no-fast" is our step on G itself (no BatchNorm folding, NCHW generator): what the fast copy of G adds.
 
 "reference-like" reproduces what GanLatentDiscovery's trainer does per step and we avoid (the reference itself
@@ -14,7 +15,7 @@ Python loop over samples and pushed through the deformator; gradients are zeroed
 statistics are read with .item() each step. Reconstructor, optimiser, sampling and sizes are the same.
 
     .venv/bin/python bench/voynov.py                 # 3 rounds x 40 timed steps per variant, 3 variants
-    .venv/bin/python bench/voynov.py --rounds 1 --steps 20
+    .venv/bin/python bench/voynov.py --rounds 1 --steps 20 --interleaved 30
 """
 
 from __future__ import annotations
@@ -54,7 +55,49 @@ def measure(variant: str, steps: int, threads: int) -> dict[str, object]:
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
-def reference_like(G, total: int, stamps: list[float]) -> None:  # type: ignore[no-untyped-def]
+def interleaved(steps: int, threads: int) -> dict[str, object]:
+    """Both steps in one process, alternating step by step: load changes hit both alike (robust on a busy box)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    from gansteer import load_generator
+    from gansteer.generators.fusion import fast_copy
+    from gansteer.methods.voynov import Voynov
+
+    G, G_ref = load_generator("dcgan-face"), load_generator("dcgan-face")
+    method = Voynov(k=100, reconstructor="lenet", batch_size=32, steps=1).fit(G, progress=False)
+    method.modules_.train()
+    method._G = fast_copy(G, G.sample_latent(2))
+    rng = torch.Generator().manual_seed(0)
+
+    def ours() -> None:  # the body of the training loop's step
+        losses = method.training_step(G, rng)
+        for opt in method.optimizers_:
+            opt.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        for opt in method.optimizers_:
+            opt.step()
+        _ = {k: float(v.detach()) for k, v in losses.items()}
+
+    ref = reference_like(G_ref, None, [])
+    times: dict[str, list[float]] = {"gansteer": [], "reference-like": []}
+    for i in range(WARMUP + steps):
+        for name, step in (("gansteer", ours), ("reference-like", ref))[:: 1 if i % 2 else -1]:
+            start = time.perf_counter()
+            step()
+            if i >= WARMUP:
+                times[name].append(time.perf_counter() - start)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return {"mode": "interleaved", "steps": steps, "threads": threads,
+            "gansteer_ms": round(1000 * med["gansteer"], 1),
+            "reference_like_ms": round(1000 * med["reference-like"], 1),
+            "gansteer_steps_per_s": round(1 / med["gansteer"], 3),
+            "reference_like_steps_per_s": round(1 / med["reference-like"], 3),
+            "ratio": round(med["reference-like"] / med["gansteer"], 2), "load_avg_1m": os.getloadavg()[0]}
+
+
+def reference_like(G, total: int | None, stamps: list[float]):  # type: ignore[no-untyped-def]
+    """Run `total` reference-like steps; with total=None, return a function doing one step instead."""
     import torch
     import torch.nn.functional as F
 
@@ -69,7 +112,7 @@ def reference_like(G, total: int, stamps: list[float]) -> None:  # type: ignore[
     R = create_reconstructor("lenet", channels=G.channels, num_directions=k)
     opt_a = torch.optim.Adam([log_mat_half], lr=1e-4)
     opt_r = torch.optim.Adam(R.parameters(), lr=1e-4)
-    for _ in range(total):
+    def step() -> None:
         G.zero_grad(set_to_none=False)
         opt_a.zero_grad(set_to_none=False)
         opt_r.zero_grad(set_to_none=False)
@@ -93,7 +136,13 @@ def reference_like(G, total: int, stamps: list[float]) -> None:  # type: ignore[
         opt_a.step()
         opt_r.step()
         _ = (logits.argmax(1) == target).float().mean().item(), loss.item(), logit_loss.item(), shift_loss.item()
+
+    if total is None:
+        return step
+    for _ in range(total):
+        step()
         stamps.append(time.perf_counter())
+    return None
 
 
 def main() -> None:
@@ -102,6 +151,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=40, help="timed steps per measurement (after 5 warm-up steps)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)  # internal: one measurement
+    parser.add_argument("--interleaved", type=int, default=30, metavar="STEPS",
+                        help="then alternate both steps in one process for STEPS steps each (0: skip)")
     args = parser.parse_args()
     if args.variant:
         print(json.dumps(measure(args.variant, args.steps, args.threads)), flush=True)
@@ -116,11 +167,14 @@ def main() -> None:
             row = json.loads(out.stdout.strip().splitlines()[-1])
             results[variant].append(row["steps_per_s"])
             print(json.dumps({"round": r, **row}), flush=True)
-    ours, plain, ref = (statistics.median(results[v]) for v in VARIANTS)
-    print(json.dumps({"summary": "voynov dcgan-face batch 32 K=100 lenet orthonormal", "threads": args.threads,
-                      "gansteer_steps_per_s": ours, "no_fast_steps_per_s": plain, "reference_like_steps_per_s": ref,
-                      "ratio": round(ours / ref, 2), "ratio_no_fast": round(plain / ref, 2),
-                      "load_avg_1m": os.getloadavg()[0]}), flush=True)
+    if args.rounds:
+        ours, plain, ref = (statistics.median(results[v]) for v in VARIANTS)
+        print(json.dumps({"summary": "voynov dcgan-face batch 32 K=100 lenet orthonormal", "threads": args.threads,
+                          "gansteer_steps_per_s": ours, "no_fast_steps_per_s": plain, "reference_like_steps_per_s": ref,
+                          "ratio": round(ours / ref, 2), "ratio_no_fast": round(plain / ref, 2),
+                          "load_avg_1m": os.getloadavg()[0]}), flush=True)
+    if args.interleaved:
+        print(json.dumps(interleaved(args.interleaved, args.threads)), flush=True)
 
 
 if __name__ == "__main__":
