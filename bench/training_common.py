@@ -20,8 +20,10 @@ from typing import Any
 import torch
 
 
-def prepare(method: Any, generator: Any) -> torch.Generator:
-    """What `TrainedMethod.fit` does before its loop: freeze G, build the modules, make the optimisers."""
+def prepare(method: Any, generator: Any) -> tuple[Any, torch.Generator]:
+    """What `TrainedMethod.fit` does before its loop: freeze G, build the modules, make the optimisers.
+
+    Returns what the steps run (the method's training generator: the fast copy by default) and the sample rng."""
     generator.freeze()
     method.generator_, method.generator_hash_ = generator.name, ""
     with torch.random.fork_rng(devices=[]):
@@ -29,8 +31,7 @@ def prepare(method: Any, generator: Any) -> torch.Generator:
         method.modules_ = method.build(generator).to(generator.device)
     method.modules_.train()
     method.optimizers_ = method.make_optimizers(method.modules_)
-    method._G = method.training_generator(generator)  # what fit() hands the steps (the fast copy by default)
-    return torch.Generator().manual_seed(method.seed)
+    return method.training_generator(generator), torch.Generator().manual_seed(method.seed)
 
 
 def step(method: Any, generator: Any, rng: torch.Generator) -> float:
@@ -50,7 +51,7 @@ def interleaved(make: Callable[[str], tuple[Any, Any]], variants: Sequence[str],
     runs = {}
     for v in variants:
         method, generator = make(v)
-        runs[v] = (method, generator, prepare(method, generator))
+        runs[v] = (method, *prepare(method, generator))
     times: dict[str, list[float]] = {v: [] for v in variants}
     losses: dict[str, list[float]] = {v: [] for v in variants}
     for i in range(warmup + steps):
@@ -78,7 +79,7 @@ def child_peak_rss(script: str, variant: str, args: Sequence[str]) -> float:
 
 def rss_child(make: Callable[[str], tuple[Any, Any]], variant: str, steps: int) -> None:
     method, generator = make(variant)
-    rng = prepare(method, generator)
+    generator, rng = prepare(method, generator)
     for _ in range(steps):
         step(method, generator, rng)
     print(json.dumps({"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))

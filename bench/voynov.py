@@ -61,17 +61,16 @@ def interleaved(steps: int, threads: int) -> dict[str, object]:
 
     torch.set_num_threads(threads)
     from gansteer import load_generator
-    from gansteer.generators.fusion import fast_copy
     from gansteer.methods.voynov import Voynov
 
     G, G_ref = load_generator("dcgan-face"), load_generator("dcgan-face")
     method = Voynov(k=100, reconstructor="lenet", batch_size=32, steps=1).fit(G, progress=False)
     method.modules_.train()
-    method._G = fast_copy(G, G.sample_latent(2))
+    G_step = method.training_generator(G)  # what the loop hands each step: the fast copy
     rng = torch.Generator().manual_seed(0)
 
     def ours() -> None:  # the body of the training loop's step
-        losses = method.training_step(G, rng)
+        losses = method.training_step(G_step, rng)
         for opt in method.optimizers_:
             opt.zero_grad(set_to_none=True)
         losses["loss"].backward()

@@ -21,7 +21,6 @@ from torch import Tensor, nn
 from ..directions import DirectionSet
 from ..errors import GansteerError
 from ..generators.base import Generator
-from ..generators.fusion import fast_copy
 from ..registry import DIRECTION_MODELS, METHODS
 from .base import check_positive
 from .paths import PathDirections, normalize
@@ -154,21 +153,6 @@ class LatentCLR(TrainedMethod):
         layer = self.layer_
         return (generator(z, cond=cond) if layer is None else generator.features(z, layer, cond=cond)).flatten(1)
 
-    def fit(self, generator: Generator, **kwargs: Any) -> LatentCLR:
-        """Train (see `TrainedMethod.fit`: checkpoint, resume, log_dir, progress, callbacks)."""
-        self._G = self.training_generator(generator)
-        try:
-            return super().fit(generator, **kwargs)  # type: ignore[return-value]
-        finally:
-            del self._G
-
-    def training_generator(self, generator: Generator) -> Generator:
-        """What the steps run: a private fast copy of the generator (same function up to rounding) or itself."""
-        if not self.fast:
-            return generator
-        probe = generator.sample_latent(2, generator=torch.Generator().manual_seed(0))
-        return fast_copy(generator, probe, cond=0 if generator.num_classes else None)
-
     def build(self, generator: Generator) -> nn.ModuleDict:
         sample_classes(1, generator.num_classes, self.classes, torch.Generator())  # validates `classes` early
         self.layer_ = self.feature_layer(generator)
@@ -184,7 +168,6 @@ class LatentCLR(TrainedMethod):
         return [torch.optim.Adam(modules.parameters(), lr=self.lr, weight_decay=self.weight_decay)]
 
     def training_step(self, generator: Generator, rng: torch.Generator) -> dict[str, Tensor]:
-        generator = self._G  # the fast copy, when made
         z = generator.sample_latent(self.batch_size, generator=rng)  # (N, D)
         cond = sample_classes(self.batch_size, generator.num_classes, self.classes, rng)  # None if unconditional
         with torch.no_grad():

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from ..errors import GansteerError
 from ..generators.base import Generator
+from ..generators.fusion import fast_copy
 from ..io.checkpoints import atomic_torch_save, torch_load
 from .base import Method, check_positive
 from .distributed import average_gradients, broadcast_parameters, init_distributed
@@ -47,8 +48,19 @@ class TrainedMethod(Method):
         return [torch.optim.Adam(params, lr=self.lr)] if params else []
 
     def training_step(self, generator: Generator, rng: torch.Generator) -> dict[str, Tensor]:
-        """One step's losses; must contain "loss" (back-propagated). Draw every random number from `rng`."""
+        """One step's losses; must contain "loss" (back-propagated). Draw every random number from `rng`.
+
+        `generator` is `training_generator(G)`: for methods with ``fast=True``, a private fast copy of G."""
         raise NotImplementedError
+
+    def training_generator(self, generator: Generator) -> Generator:
+        """What the steps run: G itself, or (a `fast` field set) a private copy with BatchNorm folded into the
+        convolutions and channels-last weights, the same function up to rounding (generators.fusion.fast_copy)."""
+        if not getattr(self, "fast", False):
+            return generator
+        space = getattr(self, "space", "z")
+        probe = generator.sample_latent(2, generator=torch.Generator().manual_seed(0), space=space)
+        return fast_copy(generator, probe, space=space, cond=0 if generator.num_classes else None)
 
     # ------------------------------------------------------------------- loop
     def fit(
@@ -77,6 +89,7 @@ class TrainedMethod(Method):
             self.modules_ = self.build(generator).to(generator.device)
         broadcast_parameters([self.modules_])
         self.optimizers_ = self.make_optimizers(self.modules_)
+        step_generator = self.training_generator(generator)
         rng = torch.Generator().manual_seed(self.seed + RANK_STRIDE * rank)
         torch_rng = torch.Generator().manual_seed(self.seed + 1 + RANK_STRIDE * rank)
         self.history_: dict[str, list[float]] = {}
@@ -90,7 +103,7 @@ class TrainedMethod(Method):
         for step in bar:
             with torch.random.fork_rng(devices=[]):
                 torch.set_rng_state(torch_rng.get_state())  # dropout etc. reproducible on resume
-                losses = self.training_step(generator, rng)
+                losses = self.training_step(step_generator, rng)
                 torch_rng.set_state(torch.get_rng_state())
             for opt in self.optimizers_:
                 opt.zero_grad(set_to_none=True)

@@ -18,7 +18,6 @@ from torch import Tensor, nn
 from ..directions import DirectionSet
 from ..errors import GansteerError
 from ..generators.base import Generator
-from ..generators.fusion import fast_copy
 from ..registry import METHODS, RECONSTRUCTORS
 from .base import check_positive
 from .training import TrainedMethod
@@ -137,17 +136,6 @@ class Voynov(TrainedMethod):
         return method
 
     # ------------------------------------------------------------------ model
-    def fit(self, generator: Generator, **kwargs: Any) -> Voynov:
-        """Train (see `TrainedMethod.fit` for checkpoint, resume, log_dir, progress, callbacks)."""
-        self._G = generator
-        if self.fast:
-            probe = generator.sample_latent(2, generator=torch.Generator().manual_seed(0), space=self.space)
-            self._G = fast_copy(generator, probe, space=self.space, cond=0 if generator.num_classes else None)
-        try:
-            return super().fit(generator, **kwargs)  # type: ignore[return-value]
-        finally:
-            del self._G
-
     def build(self, generator: Generator) -> nn.ModuleDict:
         probe = generator.sample_latent(2, generator=torch.Generator().manual_seed(0), space=self.space)
         dim = int(probe.shape[-1])
@@ -173,7 +161,7 @@ class Voynov(TrainedMethod):
         return z, k.to(z.device), eps.to(z.device, z.dtype), cond
 
     def training_step(self, generator: Generator, rng: torch.Generator) -> dict[str, Tensor]:
-        A, R, generator = self.modules_["A"], self.modules_["R"], self._G  # the fast copy of G, when made
+        A, R = self.modules_["A"], self.modules_["R"]
         z, k, eps, cond = self.sample(generator, rng, self.batch_size)
         with torch.no_grad():  # no graph for the unshifted image (inference-mode tensors cannot enter R's graph)
             image = generator(z, space=self.space, cond=cond)

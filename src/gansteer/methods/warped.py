@@ -24,7 +24,6 @@ from torch.nn import functional as F
 from ..directions import DirectionSet
 from ..errors import GansteerError
 from ..generators.base import Generator
-from ..generators.fusion import fast_copy
 from ..nets import create_reconstructor
 from ..registry import DIRECTION_MODELS, METHODS
 from .base import check_positive
@@ -143,21 +142,6 @@ class WarpedGANSpace(TrainedMethod):
             raise GansteerError(f"shift range [{self.min_shift}, {self.max_shift}] is invalid; "
                                 "expected 0 <= min_shift <= max_shift, max_shift > 0")
 
-    def fit(self, generator: Generator, **kwargs: Any) -> WarpedGANSpace:
-        """Train (see `TrainedMethod.fit`: checkpoint, resume, log_dir, progress, callbacks)."""
-        self._G = self.training_generator(generator)
-        try:
-            return super().fit(generator, **kwargs)  # type: ignore[return-value]
-        finally:
-            del self._G
-
-    def training_generator(self, generator: Generator) -> Generator:
-        """What the steps run: a private fast copy of the generator (same function up to rounding) or itself."""
-        if not self.fast:
-            return generator
-        probe = generator.sample_latent(2, generator=torch.Generator().manual_seed(0))
-        return fast_copy(generator, probe, cond=0 if generator.num_classes else None)
-
     def build(self, generator: Generator) -> nn.ModuleDict:
         sample_classes(1, generator.num_classes, self.classes, torch.Generator())  # validates `classes` early
         warpings = RBFWarpings(self.num_warpings, generator.latent_dim, self.num_dipoles, step=self.path_step,
@@ -171,7 +155,6 @@ class WarpedGANSpace(TrainedMethod):
                 torch.optim.Adam(modules["reconstructor"].parameters(), lr=self.lr)]
 
     def training_step(self, generator: Generator, rng: torch.Generator) -> dict[str, Tensor]:
-        generator = self._G  # the fast copy, when made
         z = generator.sample_latent(self.batch_size, generator=rng)  # (B, D)
         k = sample_indices(self.batch_size, self.num_warpings, rng).to(z.device)  # (B,)
         eps = sample_shifts(self.batch_size, self.min_shift, self.max_shift, rng).to(z)  # (B,)
