@@ -18,12 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from .errors import GansteerError
-from .io.checkpoints import atomic_path, first_line
+from .io.checkpoints import first_line, read_safetensors, write_safetensors
 from .registry import DIRECTION_MODELS
 
 FORMAT_VERSION = 1
@@ -133,26 +131,16 @@ class DirectionSet:
         tensors.update({f"extra.{n}": t.detach().float() for n, t in self.tensors.items()})
         if self.model is not None:
             tensors.update({f"model.{n}": t.detach() for n, t in self.model.state_dict().items()})
-        tensors = {n: t.detach().cpu().contiguous() for n, t in tensors.items()}
         header = json.dumps(self.metadata(), default=_json_default)
         if backup and path.exists():
             shutil.copy2(path, path.with_name(path.name + ".bak"))
-        with atomic_path(path) as tmp:
-            save_file(tensors, str(tmp), metadata={"gansteer": header})
-        return path
+        return write_safetensors(path, tensors, {"gansteer": header})
 
     @classmethod
     def load(cls, path: str | Path) -> DirectionSet:
         """Read a direction file; a missing, truncated or foreign file fails with a one-line message."""
         path = Path(path)
-        if not path.is_file():
-            raise GansteerError(f"direction file {path} does not exist")
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                meta = f.metadata() or {}
-                tensors = {n: f.get_tensor(n) for n in f.keys()}  # noqa: SIM118 (safe_open is not a dict)
-        except (SafetensorError, OSError, ValueError) as e:
-            raise GansteerError(f"{path}: not a readable safetensors file ({first_line(e)})") from None
+        meta, tensors = read_safetensors(path, "direction file")
         if "gansteer" not in meta:
             raise GansteerError(f"{path}: a safetensors file but not a gansteer direction file (no 'gansteer' header)")
         try:

@@ -14,13 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from ..errors import GansteerError
 from ..generators.base import Generator
-from ..io.checkpoints import atomic_path, first_line
+from ..io.checkpoints import first_line, read_safetensors, write_safetensors
 from ..methods.training import TrainedMethod
 from ..nets.resnet import ResNet
 
@@ -118,23 +116,13 @@ def save_encoder(encoder: Encoder, path: str | Path, *, generator: str, generato
     path = Path(path)
     header = {"format_version": FORMAT_VERSION, **encoder.config, "generator": generator,
               "generator_hash": generator_hash, **extra}
-    tensors = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={HEADER_KEY: json.dumps(header, default=list)})
-    return path
+    return write_safetensors(path, encoder.state_dict(), {HEADER_KEY: json.dumps(header, default=list)})
 
 
 def load_encoder(path: str | Path, generator: Generator | None = None) -> Encoder:
     """Read an encoder file; with `generator`, refuse an encoder trained for different weights or shapes."""
     path = Path(path)
-    if not path.is_file():
-        raise GansteerError(f"encoder file {path} does not exist")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            tensors = {n: f.get_tensor(n) for n in f.keys()}  # noqa: SIM118 (safe_open is not a dict)
-    except (SafetensorError, OSError, ValueError) as e:
-        raise GansteerError(f"{path}: not a readable safetensors file ({first_line(e)})") from None
+    meta, tensors = read_safetensors(path, "encoder file")
     if HEADER_KEY not in meta:
         raise GansteerError(f"{path}: not a gansteer encoder file (no {HEADER_KEY!r} header); "
                             "train one with `gansteer train-encoder`")

@@ -8,13 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 from torch import Tensor
 
 from ..errors import GansteerError
 from ..generators.base import Generator
-from ..io.checkpoints import atomic_path, first_line
+from ..io.checkpoints import read_safetensors, write_safetensors
 
 FORMAT_VERSION = 1
 HEADER_KEY = "gansteer_latent"
@@ -60,24 +58,14 @@ class Inversion:
             tensors["target"] = self.target
         if self.reconstruction is not None:
             tensors["reconstruction"] = self.reconstruction
-        tensors = {k: v.detach().float().cpu().contiguous() for k, v in tensors.items()}
         header = {"format_version": FORMAT_VERSION, "space": self.space, "generator": self.generator,
                   "generator_hash": self.generator_hash, "cond": self.cond, "info": self.info}
-        with atomic_path(path) as tmp:
-            save_file(tensors, str(tmp), metadata={HEADER_KEY: json.dumps(header)})
-        return path
+        return write_safetensors(path, {k: v.float() for k, v in tensors.items()}, {HEADER_KEY: json.dumps(header)})
 
     @classmethod
     def load(cls, path: str | Path) -> Inversion:
         path = Path(path)
-        if not path.is_file():
-            raise GansteerError(f"latent file {path} does not exist")
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                meta = f.metadata() or {}
-                tensors = {n: f.get_tensor(n) for n in f.keys()}  # noqa: SIM118 (safe_open is not a dict)
-        except (SafetensorError, OSError, ValueError) as e:
-            raise GansteerError(f"{path}: not a readable safetensors file ({first_line(e)})") from None
+        meta, tensors = read_safetensors(path, "latent file")
         if HEADER_KEY not in meta or "latent" not in tensors:
             raise GansteerError(f"{path}: not a gansteer latent file; expected the output of `gansteer invert`")
         info = json.loads(meta[HEADER_KEY])

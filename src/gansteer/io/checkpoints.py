@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 from torch import nn
 
 from ..errors import GansteerError
@@ -126,3 +128,24 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 def atomic_torch_save(obj: Any, path: str | Path) -> None:
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
+
+
+def read_safetensors(path: str | Path, what: str) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+    """(header metadata, tensors) of a `.safetensors` file; a missing or unreadable `what` file fails in one line."""
+    path = Path(path)
+    if not path.is_file():
+        raise GansteerError(f"{what} {path} does not exist")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return f.metadata() or {}, {n: f.get_tensor(n) for n in f.keys()}  # noqa: SIM118 (not a dict)
+    except (SafetensorError, OSError, ValueError) as e:
+        raise GansteerError(f"{path}: not a readable safetensors file ({first_line(e)})") from None
+
+
+def write_safetensors(path: str | Path, tensors: Mapping[str, torch.Tensor], metadata: dict[str, str]) -> Path:
+    """Atomically write CPU-contiguous copies of `tensors` with string `metadata` in the header."""
+    path = Path(path)
+    plain = {n: t.detach().cpu().contiguous() for n, t in tensors.items()}
+    with atomic_path(path) as tmp:
+        save_file(plain, str(tmp), metadata=metadata)
+    return path
