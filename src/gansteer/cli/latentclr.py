@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from .discover import discover, output_option
-from .options import IndexList, generator_option, open_generator, threads_option
+from .options import generator_option, open_generator, threads_option
 from .training import fit_and_save, method_params, training_options
 
 
@@ -29,11 +29,6 @@ from .training import fit_and_save, method_params, training_options
 @click.option("--hidden", type=click.IntRange(min=1), default=None,
               help="Width of the nonlinear model's MLP [default: latent dimension].")
 @click.option("--weight-decay", type=click.FloatRange(min=0), default=None, help="Adam weight decay [default: 1e-3].")
-@click.option("--classes", type=IndexList(), default=None,
-              help="Class-conditional generators: classes to draw from, e.g. 239 or 1,5-7 [default: all].")
-@click.option("--no-fast", "fast", flag_value=False, default=None,
-              help="Train on the generator as given, not on a private copy with BatchNorm folded and channels-last "
-                   "weights (same function up to rounding).")
 @training_options
 @threads_option
 def latentclr(generator: str, generator_format: str | None, output: Path, **options: Any) -> None:

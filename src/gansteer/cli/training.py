@@ -1,4 +1,5 @@
-"""Options every trained method's `discover` command shares (steps, batch, lr, seed, checkpoints, TensorBoard), and
+"""Options every trained method's `discover` command shares (steps, batch, lr, seed, checkpoints, TensorBoard,
+classes, --no-fast), and
 the fit-then-save they end with. Unset options keep the method's (or preset's) default."""
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import click
+
+from .options import IndexList
 
 TRAINING_KEYS = ("steps", "batch_size", "lr", "seed")
 
@@ -25,6 +28,11 @@ def training_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--resume", is_flag=True, help="Continue exactly from --checkpoint if it exists."),
         click.option("--log-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                      help="TensorBoard directory for the training scalars."),
+        click.option("--classes", type=IndexList(), default=None,
+                     help="Class-conditional generators: classes to draw from, e.g. 239 or 1,5-7 [default: all]."),
+        click.option("--no-fast", "fast", flag_value=False, default=None,
+                     help="Train on the generator as given, not on a private copy with BatchNorm folded and "
+                          "channels-last weights (same function up to rounding)."),
     ]
     for option in reversed(options):
         f = option(f)

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from .discover import discover, output_option
-from .options import IndexList, generator_option, open_generator, threads_option
+from .options import generator_option, open_generator, threads_option
 from .training import fit_and_save, method_params, training_options
 
 PRESET_NAMES = ["dcgan-face", "sngan-mnist", "sngan-anime", "biggan", "proggan"]
@@ -37,11 +37,6 @@ PRESET_NAMES = ["dcgan-face", "sngan-mnist", "sngan-anime", "biggan", "proggan"]
               help="Adam learning rate of the support sets (--lr is the reconstructor's).")
 @click.option("--path-step", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Step length when a traversal follows a path [default: 0.1].")
-@click.option("--classes", type=IndexList(), default=None,
-              help="Class-conditional generators: classes to draw from, e.g. 239 or 1,5-7 [default: all].")
-@click.option("--no-fast", "fast", flag_value=False, default=None,
-              help="Train on the generator as given, not on a private copy with BatchNorm folded and channels-last "
-                   "weights (same function up to rounding).")
 @training_options
 @threads_option
 def warped(generator: str, generator_format: str | None, output: Path, preset: str, **options: Any) -> None:
