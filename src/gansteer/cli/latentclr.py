@@ -39,5 +39,5 @@ def latentclr(generator: str, generator_format: str | None, output: Path, **opti
 
     G = open_generator(generator, generator_format)
     params = method_params(options, ("model", "num_directions", "alpha", "temperature", "layer", "hidden",
-                                     "weight_decay", "classes", "fast"))
+                                     "weight_decay"))
     fit_and_save(LatentCLR(**params), G, output, options)

@@ -12,7 +12,7 @@ import click
 
 from .options import IndexList
 
-TRAINING_KEYS = ("steps", "batch_size", "lr", "seed")
+TRAINING_KEYS = ("steps", "batch_size", "lr", "seed", "classes", "fast")
 
 
 def training_options(f: Callable[..., Any]) -> Callable[..., Any]:

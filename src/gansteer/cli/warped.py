@@ -46,5 +46,5 @@ def warped(generator: str, generator_format: str | None, output: Path, preset: s
     G = open_generator(generator, generator_format)
     params = method_params(options, ("num_warpings", "num_dipoles", "gamma", "learn_gammas", "learn_alphas",
                                      "min_shift", "max_shift", "reconstructor", "lambda_cls", "lambda_reg",
-                                     "warping_lr", "path_step", "classes", "fast"))
+                                     "warping_lr", "path_step"))
     fit_and_save(WarpedGANSpace.preset(preset, **params), G, output, options)
