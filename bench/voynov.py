@@ -63,6 +63,9 @@ def interleaved(steps: int, threads: int) -> dict[str, object]:
     from gansteer import load_generator
     from gansteer.methods.voynov import Voynov
 
+    sys.path.insert(0, str(Path(__file__).parent))
+    from training_common import step as training_step
+
     G, G_ref = load_generator("dcgan-face"), load_generator("dcgan-face")
     method = Voynov(k=100, reconstructor="lenet", batch_size=32, steps=1).fit(G, progress=False)
     method.modules_.train()
@@ -70,13 +73,7 @@ def interleaved(steps: int, threads: int) -> dict[str, object]:
     rng = torch.Generator().manual_seed(0)
 
     def ours() -> None:  # the body of the training loop's step
-        losses = method.training_step(G_step, rng)
-        for opt in method.optimizers_:
-            opt.zero_grad(set_to_none=True)
-        losses["loss"].backward()
-        for opt in method.optimizers_:
-            opt.step()
-        _ = {k: float(v.detach()) for k, v in losses.items()}
+        training_step(method, G_step, rng)
 
     ref = reference_like(G_ref, None, [])
     times: dict[str, list[float]] = {"gansteer": [], "reference-like": []}
