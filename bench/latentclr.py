@@ -10,7 +10,8 @@ direction model, loss value and loop (it is not the reference code): the K x N e
 generator in K separate calls of N (one per direction), each chunk's divergences are normalised on their own, and
 the positive / negative masks are built in a Python loop and applied with masked_select (exp, sum, log instead of
 logsumexp). `gansteer` is the library's step: one generator call for all K x N edits, on a private fast copy of the
-generator (BatchNorm folded, channels-last weights). `gansteer-plain` is that step on the generator as given.
+generator (BatchNorm folded, channels-last weights). `gansteer-plain` is that step on the generator as given;
+`gansteer-bf16` runs the fast copy in bfloat16 (precision="bfloat16"; the directions stay float32).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from training_common import child_peak_rss, interleaved, report, rss_child  # no
 from gansteer import load_generator  # noqa: E402
 from gansteer.methods.latentclr import LatentCLR  # noqa: E402
 
-VARIANTS = ["gansteer", "gansteer-plain", "reference-like"]
+VARIANTS = ["gansteer", "gansteer-bf16", "gansteer-plain", "reference-like"]
 
 
 @dataclass
@@ -57,7 +58,9 @@ class ReferenceLikeCLR(LatentCLR):
 
 def make(variant: str, layer: str = "block2") -> tuple[LatentCLR, object]:
     cls = ReferenceLikeCLR if variant == "reference-like" else LatentCLR
-    method = cls(num_directions=32, batch_size=32, model="global", layer=layer, fast=variant == "gansteer")
+    method = cls(num_directions=32, batch_size=32, model="global", layer=layer,
+                 fast=variant in ("gansteer", "gansteer-bf16"),
+                 precision="bfloat16" if variant == "gansteer-bf16" else "float32")
     return method, load_generator("dcgan-face")
 
 

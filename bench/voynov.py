@@ -5,6 +5,7 @@ subprocess (so peak RSS is its own), and the variants alternate for several roun
 machine hits all alike). One JSON line per measurement, a summary line with the median steps/s and the ratios,
 then (robust when the load varies) both steps alternated one by one in a single process: median ms per step each.
 "gansteer-no-fast" is our step on G itself (no BatchNorm folding, NCHW generator): what the fast copy of G adds.
+"gansteer-bf16" is our step with `precision="bfloat16"`: the frozen G runs in bfloat16 (A and R stay float32).
 
 "reference-like" reproduces what GanLatentDiscovery's trainer does per step and we avoid (the reference itself
 cannot be fetched or run here): the generator's weights keep requires_grad (it is never frozen, and `G.zero_grad()`
@@ -14,7 +15,7 @@ faster than the reference's Python Pade code, so this favours the reference); th
 Python loop over samples and pushed through the deformator; gradients are zeroed (not freed) each step; and the
 statistics are read with .item() each step. Reconstructor, optimiser, sampling and sizes are the same.
 
-    .venv/bin/python bench/voynov.py                 # 3 rounds x 40 timed steps per variant, 3 variants
+    .venv/bin/python bench/voynov.py                 # 3 rounds x 40 timed steps per variant, 4 variants
     .venv/bin/python bench/voynov.py --rounds 1 --steps 20 --interleaved 30
 """
 
@@ -30,7 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-VARIANTS = ("gansteer", "gansteer-no-fast", "reference-like")
+VARIANTS = ("gansteer", "gansteer-bf16", "gansteer-no-fast", "reference-like")
 WARMUP = 5
 
 
@@ -45,7 +46,8 @@ def measure(variant: str, steps: int, threads: int) -> dict[str, object]:
     total = WARMUP + steps
     stamps: list[float] = []
     if variant.startswith("gansteer"):
-        method = Voynov(k=100, reconstructor="lenet", batch_size=32, steps=total, fast=variant == "gansteer")
+        method = Voynov(k=100, reconstructor="lenet", batch_size=32, steps=total, fast=variant != "gansteer-no-fast",
+                        precision="bfloat16" if variant == "gansteer-bf16" else "float32")
         method.fit(G, progress=False, callbacks=[lambda step, scalars: stamps.append(time.perf_counter())])
     else:
         reference_like(G, total, stamps)
@@ -67,29 +69,29 @@ def interleaved(steps: int, threads: int) -> dict[str, object]:
     from training_common import step as training_step
 
     G, G_ref = load_generator("dcgan-face"), load_generator("dcgan-face")
-    method = Voynov(k=100, reconstructor="lenet", batch_size=32, steps=1).fit(G, progress=False)
-    method.modules_.train()
-    G_step = method.training_generator(G)  # what the loop hands each step: the fast copy
-    rng = torch.Generator().manual_seed(0)
-
-    def ours() -> None:  # the body of the training loop's step
-        training_step(method, G_step, rng)
-
-    ref = reference_like(G_ref, None, [])
-    times: dict[str, list[float]] = {"gansteer": [], "reference-like": []}
+    steps_of: dict[str, object] = {}
+    for name, precision in (("gansteer", "float32"), ("gansteer-bf16", "bfloat16")):
+        method = Voynov(k=100, reconstructor="lenet", batch_size=32, steps=1, precision=precision)
+        method.fit(G, progress=False)
+        method.modules_.train()
+        G_step = method.training_generator(G)  # what the loop hands each step: the fast copy
+        rng = torch.Generator().manual_seed(0)
+        steps_of[name] = lambda m=method, g=G_step, r=rng: training_step(m, g, r)  # the body of the loop's step
+    steps_of["reference-like"] = reference_like(G_ref, None, [])
+    times: dict[str, list[float]] = {name: [] for name in steps_of}
     for i in range(WARMUP + steps):
-        for name, step in (("gansteer", ours), ("reference-like", ref))[:: 1 if i % 2 else -1]:
+        for name, step in list(steps_of.items())[:: 1 if i % 2 else -1]:
             start = time.perf_counter()
-            step()
+            step()  # type: ignore[operator]
             if i >= WARMUP:
                 times[name].append(time.perf_counter() - start)
     med = {k: statistics.median(v) for k, v in times.items()}
+    ref = med["reference-like"]
     return {"mode": "interleaved", "steps": steps, "threads": threads,
-            "gansteer_ms": round(1000 * med["gansteer"], 1),
-            "reference_like_ms": round(1000 * med["reference-like"], 1),
-            "gansteer_steps_per_s": round(1 / med["gansteer"], 3),
-            "reference_like_steps_per_s": round(1 / med["reference-like"], 3),
-            "ratio": round(med["reference-like"] / med["gansteer"], 2), "load_avg_1m": os.getloadavg()[0]}
+            **{f"{k.replace('-', '_')}_ms": round(1000 * v, 1) for k, v in med.items()},
+            **{f"{k.replace('-', '_')}_steps_per_s": round(1 / v, 3) for k, v in med.items()},
+            "ratio": round(ref / med["gansteer"], 2), "ratio_bf16": round(ref / med["gansteer-bf16"], 2),
+            "load_avg_1m": os.getloadavg()[0]}
 
 
 def reference_like(G, total: int | None, stamps: list[float]):  # type: ignore[no-untyped-def]
@@ -157,17 +159,19 @@ def main() -> None:
            "PYTHONPATH": str(Path(__file__).parents[1] / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
     results: dict[str, list[float]] = {v: [] for v in VARIANTS}
     for r in range(args.rounds):
-        for variant in VARIANTS[r % 3:] + VARIANTS[: r % 3]:  # rotate the order from round to round
+        shift = r % len(VARIANTS)
+        for variant in VARIANTS[shift:] + VARIANTS[:shift]:  # rotate the order from round to round
             out = subprocess.run([sys.executable, __file__, "--variant", variant, "--steps", str(args.steps),
                                   "--threads", str(args.threads)], capture_output=True, text=True, env=env, check=True)
             row = json.loads(out.stdout.strip().splitlines()[-1])
             results[variant].append(row["steps_per_s"])
             print(json.dumps({"round": r, **row}), flush=True)
     if args.rounds:
-        ours, plain, ref = (statistics.median(results[v]) for v in VARIANTS)
+        med = {v: statistics.median(results[v]) for v in VARIANTS}
+        ref = med["reference-like"]
         print(json.dumps({"summary": "voynov dcgan-face batch 32 K=100 lenet orthonormal", "threads": args.threads,
-                          "gansteer_steps_per_s": ours, "no_fast_steps_per_s": plain, "reference_like_steps_per_s": ref,
-                          "ratio": round(ours / ref, 2), "ratio_no_fast": round(plain / ref, 2),
+                          **{f"{v.replace('-', '_')}_steps_per_s": s for v, s in med.items()},
+                          **{f"ratio_{v.replace('-', '_')}": round(s / ref, 2) for v, s in med.items() if s != ref},
                           "load_avg_1m": os.getloadavg()[0]}), flush=True)
     if args.interleaved:
         print(json.dumps(interleaved(args.interleaved, args.threads)), flush=True)

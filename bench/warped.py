@@ -14,7 +14,8 @@ generator, reconstructor, warpings, loss and loop (it is not the reference code,
     differences with z.repeat(...) (the reference's formulation).
 `gansteer` is the library's step: frozen generator (by default a private fast copy with BatchNorm folded into the
 convolutions and channels-last weights, generators.fusion.fast_copy), G(z) under no_grad, indexed support sets.
-`gansteer-plain` is the same step on the generator as given (fast=False).
+`gansteer-plain` is the same step on the generator as given (fast=False); `gansteer-bf16` is the fast step with
+precision="bfloat16" (the frozen generator runs in bfloat16; warpings and reconstructor stay float32).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from gansteer import load_generator  # noqa: E402
 from gansteer.methods.sampling import sample_indices, sample_shifts  # noqa: E402
 from gansteer.methods.warped import WarpedGANSpace  # noqa: E402
 
-VARIANTS = ["gansteer", "gansteer-plain", "reference-like"]
+VARIANTS = ["gansteer", "gansteer-bf16", "gansteer-plain", "reference-like"]
 
 
 @dataclass
@@ -72,7 +73,9 @@ class ReferenceLikeWarped(WarpedGANSpace):
 
 def make(variant: str) -> tuple[WarpedGANSpace, object]:
     cls = ReferenceLikeWarped if variant == "reference-like" else WarpedGANSpace
-    method = cls.preset("dcgan-face", batch_size=32, reconstructor="lenet", fast=variant == "gansteer")
+    fast = variant in ("gansteer", "gansteer-bf16")
+    method = cls.preset("dcgan-face", batch_size=32, reconstructor="lenet", fast=fast,
+                        precision="bfloat16" if variant == "gansteer-bf16" else "float32")
     return method, load_generator("dcgan-face")
 
 

@@ -99,10 +99,10 @@ def test_cli_discover_latentclr(tmp_path):
     out = tmp_path / "l.safetensors"
     r = CliRunner().invoke(main, ["discover", "latentclr", "-g", "dcgan-tiny", "-o", str(out), "--model", "linear",
                                   "-k", "3", "--steps", "2", "--batch-size", "4", "--alpha", "2", "--layer", "block0",
-                                  "--log-dir", str(tmp_path / "tb"), "--no-fast"])
+                                  "--log-dir", str(tmp_path / "tb"), "--no-fast", "--precision", "bfloat16"])
     assert r.exit_code == 0, r.output
     dirs = DirectionSet.load(out)
     assert (dirs.model_name, dirs.params["layer"], dirs.params["alpha"], dirs.model.step) == (
         "latentclr-linear", "block0", 2.0, 2.0)
-    assert dirs.params["fast"] is False
+    assert dirs.params["fast"] is False and dirs.params["precision"] == "bfloat16"
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))

@@ -62,14 +62,18 @@ def test_same_seed_same_directions(tiny):
     assert not torch.allclose(_a(a), _a(c))
 
 
-def test_kill_and_resume_is_bit_exact(tiny, tmp_path):
-    full = Voynov(steps=20, **TINY).fit(tiny, progress=False)
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_kill_and_resume_is_bit_exact(tiny, tmp_path, precision):
+    full = Voynov(steps=20, precision=precision, **TINY).fit(tiny, progress=False)
     ckpt = tmp_path / "v.pt"
-    Voynov(steps=20, **TINY).fit(tiny, steps=10, checkpoint=ckpt, progress=False)  # "killed" after 10 steps
-    resumed = Voynov(steps=20, **TINY).fit(tiny, checkpoint=ckpt, resume=True, progress=False)
+    Voynov(steps=20, precision=precision, **TINY).fit(tiny, steps=10, checkpoint=ckpt, progress=False)  # "killed"
+    resumed = Voynov(steps=20, precision=precision, **TINY).fit(tiny, checkpoint=ckpt, resume=True, progress=False)
     assert torch.equal(_a(full), _a(resumed))
     assert torch.equal(_weights(full), _weights(resumed))  # A, R, the per-direction accuracy buffers
     assert resumed.history_ == full.history_
+    other = "float32" if precision == "bfloat16" else "bfloat16"
+    with pytest.raises(GansteerError, match=r"checkpoint was made with different parameters \(precision\)"):
+        Voynov(steps=30, precision=other, **TINY).fit(tiny, checkpoint=ckpt, resume=True, progress=False)
 
 
 @pytest.mark.parametrize("kind", ["unit-norm", "linear", "random", "identity"])
@@ -118,6 +122,8 @@ def test_bad_options_give_one_line_errors(tiny):
         Voynov.from_preset("stylegan")
     with pytest.raises(GansteerError, match=r"space 'w' is not offered by generator 'dcgan-tiny'"):
         Voynov(space="w", steps=1, **TINY).fit(tiny, progress=False)
+    with pytest.raises(GansteerError, match=r"unknown precision 'float16'; expected one of: float32, bfloat16"):
+        Voynov(precision="float16", steps=1, **TINY).fit(tiny, progress=False)
 
 
 def run(*args):
@@ -128,11 +134,13 @@ def test_cli_discover_and_errors(tmp_path):
     out = tmp_path / "v.safetensors"
     r = run("discover", "voynov", "-g", "dcgan-tiny", "-o", out, "--k", 4, "--lambda", 0.5, "--reconstructor",
             "lenet-tiny", "--batch-size", 8, "--steps", 3, "--directions-type", "unit-norm", "--seed", 3,
-            "--checkpoint", tmp_path / "c.pt", "--checkpoint-every", 2, "--log-dir", tmp_path / "tb")
+            "--checkpoint", tmp_path / "c.pt", "--checkpoint-every", 2, "--log-dir", tmp_path / "tb",
+            "--precision", "bfloat16")
     assert r.exit_code == 0, r.output
     d = DirectionSet.load(out)
     assert d.vectors.shape == (4, 8)
     assert (d.params["shift_weight"], d.params["directions_type"], d.params["seed"]) == (0.5, "unit-norm", 3)
+    assert d.params["precision"] == "bfloat16"
     assert (tmp_path / "c.pt").is_file() and list((tmp_path / "tb").glob("events.*"))
     for args, message in [
         (["--k", 9], "Error: orthonormal directions need k <= latent dimension; got k=9 > 8"),
@@ -252,6 +260,29 @@ def test_fast_copy_folds_batchnorm_and_leaves_g_alone(tiny):
     b = Voynov(steps=3, fast=False, **TINY).fit(tiny, progress=False)
     assert torch.allclose(_a(a), _a(b), atol=1e-4)  # the same training, up to float rounding
     assert "fast" not in a.directions().params
+
+
+def test_bfloat16_copy_speaks_float32_and_passes_gradients(tiny):
+    from gansteer.generators.fusion import fast_copy
+
+    z = tiny.sample_latent(4, generator=torch.Generator().manual_seed(0))
+    low = fast_copy(tiny, z, precision="bfloat16")
+    assert low.inner.main[0].weight.dtype == torch.bfloat16 and tiny.main[0].weight.dtype == torch.float32
+    assert low.sample_latent(2).dtype == torch.float32 and low.describe() == tiny.describe()
+    grads = []
+    for g in (tiny, low):
+        x = z.clone().requires_grad_(True)
+        image = g(x)
+        assert image.dtype == torch.float32
+        (image * torch.linspace(-1, 1, image.numel()).reshape(image.shape)).sum().backward()
+        grads.append(x.grad.flatten())
+    with torch.no_grad():
+        err = (low(z) - tiny(z)).abs().max().item()
+        assert 0 < err < 0.05  # bfloat16 rounding: close, not equal
+        assert low.features(z, "block0").dtype == torch.float32
+    assert torch.nn.functional.cosine_similarity(grads[0], grads[1], dim=0) > 0.99
+    plain = fast_copy(tiny, z, fold=False, precision="bfloat16")  # --no-fast: the layers as given, in bfloat16
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules()) == 2
 
 
 def test_w_space_on_stylegan2():

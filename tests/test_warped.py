@@ -121,10 +121,11 @@ def test_cli_discover_warped_then_traverse(tmp_path):
     out, png = tmp_path / "w.safetensors", tmp_path / "w.png"
     r = CliRunner().invoke(main, ["discover", "warped", "-g", "dcgan-tiny", "-o", str(out), "--steps", "2", "-k", "3",
                                   "--num-dipoles", "2", "--reconstructor", "lenet-tiny", "--batch-size", "8",
-                                  "--fixed-gammas", "--checkpoint", str(tmp_path / "c.pt")])
+                                  "--fixed-gammas", "--checkpoint", str(tmp_path / "c.pt"), "--precision", "bfloat16"])
     assert r.exit_code == 0, r.output
     dirs = DirectionSet.load(out)
     assert dirs.params["learn_gammas"] is False and dirs.params["num_warpings"] == 3
+    assert dirs.params["precision"] == "bfloat16"
     r = CliRunner().invoke(main, ["traverse", str(out), "-g", "dcgan-tiny", "--directions", "0-2", "-o", str(png)])
     assert r.exit_code == 0 and png.exists(), r.output
     r = CliRunner().invoke(main, ["discover", "warped", "-g", "dcgan-tiny", "-o", str(out), "--steps", "1",

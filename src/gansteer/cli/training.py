@@ -1,6 +1,6 @@
 """Options every trained method's `discover` command shares (steps, batch, lr, seed, checkpoints, TensorBoard,
-classes, --no-fast), and
-the fit-then-save they end with. Unset options keep the method's (or preset's) default."""
+classes, --no-fast, --precision), and the fit-then-save they end with. Unset options keep the method's (or preset's)
+default."""
 
 from __future__ import annotations
 
@@ -12,7 +12,13 @@ import click
 
 from .options import IndexList
 
-TRAINING_KEYS = ("steps", "batch_size", "lr", "seed", "classes", "fast")
+TRAINING_KEYS = ("steps", "batch_size", "lr", "seed", "classes", "fast", "precision")
+
+
+precision_option = click.option(
+    "--precision", type=click.Choice(["float32", "bfloat16"]), default=None,
+    help="Arithmetic of the frozen generator: bfloat16 is about 2x faster on CPUs with native bfloat16 (AVX512-BF16, "
+         "AMX) at ~1% image error; what is trained stays float32.  [default: float32]")
 
 
 def training_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -33,6 +39,7 @@ def training_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--no-fast", "fast", flag_value=False, default=None,
                      help="Train on the generator as given, not on a private copy with BatchNorm folded and "
                           "channels-last weights (same function up to rounding)."),
+        precision_option,
     ]
     for option in reversed(options):
         f = option(f)

@@ -11,6 +11,7 @@ from .convert import convert
 from .discover import discover, output_option
 from .evaluate import evaluate
 from .options import IndexList, generator_option, open_generator, threads_option
+from .training import precision_option
 
 PRESET_NAMES = ["sngan-mnist", "sngan-anime", "biggan", "proggan", "dcgan-face"]
 DIRECTION_TYPES = ["orthonormal", "unit-norm", "linear", "random", "identity"]
@@ -55,12 +56,13 @@ def _rank() -> int:
               help="TensorBoard folder for loss, CE, MAE and accuracy.")
 @click.option("--no-fast", is_flag=True,
               help="Train on G itself, not on a copy with BatchNorm folded into the convolutions, channels-last.")
+@precision_option
 @threads_option
 def voynov(generator: str, generator_format: str | None, output: Path, preset: str, k: int | None,
            shift_weight: float | None, directions_type: str | None, reconstructor: str | None,
            batch_size: int | None, lr: float | None, steps: int | None, shift_scale: float | None, space: str | None,
            classes: list[int] | None, seed: int, checkpoint: Path | None, checkpoint_every: int, resume: bool,
-           log_dir: Path | None, no_fast: bool) -> None:
+           log_dir: Path | None, no_fast: bool, precision: str | None) -> None:
     """Voynov & Babenko: learn K directions and a reconstructor that recognises them (seeds 000, 004).
 
     \b
@@ -74,7 +76,7 @@ def voynov(generator: str, generator_format: str | None, output: Path, preset: s
     method = Voynov.from_preset(
         preset, k=k, shift_weight=shift_weight, directions_type=directions_type, reconstructor=reconstructor,
         batch_size=batch_size, lr=lr, steps=steps, shift_scale=shift_scale, space=space,
-        classes=tuple(classes) if classes else None, seed=seed, fast=not no_fast,
+        classes=tuple(classes) if classes else None, seed=seed, fast=not no_fast, precision=precision,
     )
     G = open_generator(generator, generator_format)
     method.fit(G, checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume, log_dir=log_dir)

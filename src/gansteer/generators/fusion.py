@@ -4,6 +4,10 @@ Two rewrites that leave the function unchanged up to float rounding: each BatchN
 Conv2d / ConvTranspose2d in an `nn.Sequential` is folded into that convolution's weight and bias (a frozen eval-mode
 BatchNorm is a per-channel affine map), and 4-d weights are stored channels-last when a probe forward still works
 (code that `.view`s activations can fail on channels-last tensors; the copy then stays as it was).
+
+Optionally the copy runs in bfloat16 (`LowPrecision`): the frozen generator's convolutions take about half the time
+on CPUs with native bfloat16 (AVX512-BF16, AMX), at about 1 % error on the images -- mixed precision as on GPUs, with
+everything trained (directions, reconstructor, optimiser) still in float32.
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from ..errors import GansteerError
 from .base import Generator
+
+PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
 def fold_batchnorm(module: nn.Module) -> int:
@@ -32,17 +39,60 @@ def fold_batchnorm(module: nn.Module) -> int:
     return folded
 
 
-def fast_copy(generator: Generator, probe: Tensor, *, space: str = "z", cond: int | None = None) -> Generator:
-    """A deep copy of `generator` with BatchNorm folded and channels-last weights where that works (see above)."""
+class LowPrecision(Generator):
+    """`inner` run in a lower precision, speaking float32: latents are cast down on the way in, images and features
+    up on the way out (gradients flow through both casts)."""
+
+    def __init__(self, inner: Generator, dtype: torch.dtype = torch.bfloat16) -> None:
+        super().__init__()
+        self.inner = inner.to(dtype)
+        for attr in ("name", "latent_dim", "spaces", "num_layers", "resolution", "channels", "num_classes",
+                     "feature_layers"):
+            setattr(self, attr, getattr(inner, attr))
+        self.freeze()
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return torch.float32
+
+    def forward(self, latent: Tensor, *, space: str = "z", cond: Tensor | int | None = None) -> Tensor:
+        return self.inner(latent.to(self.inner.dtype), space=space, cond=cond).float()
+
+    def features(self, latent: Tensor, layer: str, *, space: str = "z", cond: Tensor | int | None = None) -> Tensor:
+        return self.inner.features(latent.to(self.inner.dtype), layer, space=space, cond=cond).float()
+
+    def map_latent(self, z: Tensor, space: str) -> Tensor:
+        return self.inner.map_latent(z.to(self.inner.dtype), space).float()
+
+
+def fast_copy(generator: Generator, probe: Tensor, *, space: str = "z", cond: int | None = None, fold: bool = True,
+              precision: str = "float32") -> Generator:
+    """A deep copy of `generator`: with `fold`, BatchNorm folded and channels-last weights where that works; with
+    precision="bfloat16", run in bfloat16 behind float32 inputs and outputs (see above)."""
+    if precision not in PRECISIONS:
+        raise GansteerError(f"unknown precision {precision!r}; expected one of: {', '.join(PRECISIONS)}")
     try:
         fast = copy.deepcopy(generator)
     except Exception:  # an exotic generator that cannot be copied: use it as it is
+        if precision != "float32":
+            raise GansteerError(f"generator {generator.name!r} cannot be copied to run in {precision}") from None
         return generator
-    fold_batchnorm(fast)
-    fast.to(memory_format=torch.channels_last)
+    if fold:
+        fold_batchnorm(fast)
+        fast.to(memory_format=torch.channels_last)
+        if not _runs(fast, probe, space, cond):
+            fast.to(memory_format=torch.contiguous_format)
+    if precision != "float32":
+        fast = LowPrecision(fast, PRECISIONS[precision])
+        if not _runs(fast, probe, space, cond):
+            raise GansteerError(f"generator {generator.name!r} does not run in {precision}; use float32")
+    return fast.freeze()
+
+
+def _runs(generator: Generator, probe: Tensor, space: str, cond: int | None) -> bool:
     try:
         with torch.no_grad():
-            fast(probe, space=space, cond=cond)
+            generator(probe, space=space, cond=cond)
     except RuntimeError:
-        fast.to(memory_format=torch.contiguous_format)
-    return fast.freeze()
+        return False
+    return True

@@ -126,6 +126,7 @@ class LatentCLR(TrainedMethod):
     steps: int = 10_000
     classes: tuple[int, ...] | None = None  # class-conditional generators: classes drawn per latent (None = all)
     fast: bool = True  # train on generators.fusion.fast_copy (BatchNorm folded, channels-last weights)
+    precision: str = "float32"  # or "bfloat16": G runs in bfloat16, about 2x faster on CPUs that have it
 
     name = "latentclr"
 

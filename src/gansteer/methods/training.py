@@ -54,13 +54,16 @@ class TrainedMethod(Method):
         raise NotImplementedError
 
     def training_generator(self, generator: Generator) -> Generator:
-        """What the steps run: G itself, or (a `fast` field set) a private copy with BatchNorm folded into the
-        convolutions and channels-last weights, the same function up to rounding (generators.fusion.fast_copy)."""
-        if not getattr(self, "fast", False):
+        """What the steps run: G itself, or (methods with `fast` / `precision` fields) a private copy of G -- with
+        `fast`, BatchNorm folded into the convolutions and channels-last weights (the same function up to rounding);
+        with precision="bfloat16", run in bfloat16 behind float32 inputs and outputs (generators.fusion)."""
+        fast, precision = getattr(self, "fast", False), getattr(self, "precision", "float32")
+        if not fast and precision == "float32":
             return generator
         space = getattr(self, "space", "z")
         probe = generator.sample_latent(2, generator=torch.Generator().manual_seed(0), space=space)
-        return fast_copy(generator, probe, space=space, cond=0 if generator.num_classes else None)
+        return fast_copy(generator, probe, space=space, cond=0 if generator.num_classes else None, fold=fast,
+                         precision=precision)
 
     # ------------------------------------------------------------------- loop
     def fit(

@@ -95,6 +95,7 @@ class Voynov(TrainedMethod):
     space: str = "z"  # "z", or "w" for StyleGAN-like generators
     classes: tuple[int, ...] | None = None  # conditional generators: classes to draw from (default: all)
     fast: bool = True  # train on a private copy of G, BatchNorm folded and channels-last (same up to rounding)
+    precision: str = "float32"  # or "bfloat16": G runs in bfloat16, about 2x faster on CPUs that have it
     steps: int = 100_000
     batch_size: int = 32
     lr: float = 1e-4
