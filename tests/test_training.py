@@ -72,6 +72,7 @@ DDP_SCRIPT = textwrap.dedent("""
     torch.set_num_threads(1)
     import torch.distributed as dist
     from gansteer import load_generator
+    from gansteer.methods.distributed import finish_distributed
     from test_training import Toy
     m = Toy(steps=5).fit(load_generator("dcgan-tiny"), progress=False)
     w = torch.cat([p.detach().reshape(-1) for p in m.modules_.parameters()])
@@ -80,6 +81,7 @@ DDP_SCRIPT = textwrap.dedent("""
     assert all(torch.equal(gathered[0], g) for g in gathered), "ranks diverged"
     assert torch.isfinite(torch.tensor(m.history_["loss"])).all()
     print(f"ok={{m.history_['loss'][-1]}};", flush=True)
+    finish_distributed()  # or the process may abort in its teardown
 """)
 
 

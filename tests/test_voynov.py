@@ -196,6 +196,7 @@ DDP_SCRIPT = textwrap.dedent("""
     torch.set_num_threads(1)
     import torch.distributed as dist
     from gansteer import load_generator
+    from gansteer.methods.distributed import finish_distributed
     from gansteer.methods.voynov import Voynov
     m = Voynov(k=8, reconstructor="lenet-tiny", batch_size=8, lr=1e-3, steps=6).fit(load_generator("dcgan-tiny"),
                                                                                    progress=False)
@@ -205,6 +206,7 @@ DDP_SCRIPT = textwrap.dedent("""
     assert all(torch.equal(gathered[0], g) for g in gathered), "ranks diverged"
     assert torch.isfinite(torch.tensor(m.history_["loss"])).all()
     print(f"ok={m.history_['loss'][-1]};", flush=True)
+    finish_distributed()  # or the process may abort in its teardown
 """)
 
 

@@ -1,7 +1,9 @@
-"""The root click group. Any GansteerError becomes a one-line `Error: ...` and exit status 1, never a traceback."""
+"""The root click group. Any GansteerError becomes a one-line `Error: ...` and exit status 1, never a traceback;
+a command that succeeded under torchrun ends by tearing its process group down (methods.distributed)."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -12,9 +14,14 @@ from ..errors import GansteerError
 class GansteerGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
         except GansteerError as e:
             raise click.ClickException(str(e)) from None
+        if "torch.distributed" in sys.modules:  # (a command that never touched torch has no process group)
+            from ..methods.distributed import finish_distributed
+
+            finish_distributed()
+        return result
 
 
 @click.group(cls=GansteerGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
