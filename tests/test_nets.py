@@ -26,3 +26,23 @@ def test_resnet18_has_torchvision_size():
 def test_unknown_reconstructor():
     with pytest.raises(GansteerError, match="unknown reconstructor 'vgg'; expected one of: lenet, lenet-tiny"):
         create_reconstructor("vgg", channels=3, num_directions=2)
+
+
+@pytest.mark.parametrize("name", ["lenet", "resnet-tiny"])
+def test_fast_reconstructor_is_the_same_function(name):
+    torch.manual_seed(0)
+    plain = create_reconstructor(name, channels=3, num_directions=5)
+    torch.manual_seed(0)
+    fast = create_reconstructor(name, channels=3, num_directions=5, fast=True)
+    conv = next(m for m in fast.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert list(fast.state_dict()) == list(plain.state_dict())
+    image, shifted = torch.randn(4, 3, 32, 32), torch.randn(4, 3, 32, 32)
+    grads = []
+    for net in (plain, fast):
+        x = shifted.clone().requires_grad_(True)
+        logits, eps = net(image, x)
+        (logits.sum() + eps.sum()).backward()
+        grads.append((logits, x.grad, next(net.parameters()).grad))
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)

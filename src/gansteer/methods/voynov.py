@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from ..directions import DirectionSet
 from ..errors import GansteerError
 from ..generators.base import Generator
+from ..nets import create_reconstructor
 from ..registry import METHODS, RECONSTRUCTORS
 from .base import check_positive
 from .training import TrainedMethod
@@ -94,7 +95,7 @@ class Voynov(TrainedMethod):
     min_shift: float = 0.5  # ... then sign(eps) * max(|eps|, min_shift)
     space: str = "z"  # "z", or "w" for StyleGAN-like generators
     classes: tuple[int, ...] | None = None  # conditional generators: classes to draw from (default: all)
-    fast: bool = True  # train on a private copy of G, BatchNorm folded and channels-last (same up to rounding)
+    fast: bool = True  # train on a private copy of G (BatchNorm folded, channels-last) and R's first conv channels-last
     precision: str = "float32"  # or "bfloat16": G runs in bfloat16, about 2x faster on CPUs that have it
     steps: int = 100_000
     batch_size: int = 32
@@ -108,8 +109,6 @@ class Voynov(TrainedMethod):
             raise GansteerError(
                 f"unknown directions type {self.directions_type!r}; expected one of: {', '.join(DIRECTION_TYPES)}"
             )
-        import gansteer.nets  # noqa: F401  (registers the reconstructors)
-
         RECONSTRUCTORS.entry(self.reconstructor)  # unknown name -> one-line error listing the valid ones
         for name in ("shift_scale", "min_shift"):
             if not getattr(self, name) > 0:
@@ -142,7 +141,7 @@ class Voynov(TrainedMethod):
         dim = int(probe.shape[-1])
         if generator.num_classes and self.classes and not all(0 <= c < generator.num_classes for c in self.classes):
             raise GansteerError(f"classes {list(self.classes)} out of range; expected 0..{generator.num_classes - 1}")
-        R = RECONSTRUCTORS.create(self.reconstructor, channels=generator.channels, num_directions=self.k)
+        R = create_reconstructor(self.reconstructor, channels=generator.channels, num_directions=self.k, fast=self.fast)
         stats = nn.Module()
         stats.register_buffer("hits", torch.zeros(self.k, dtype=torch.float64))
         stats.register_buffer("draws", torch.zeros(self.k, dtype=torch.float64))

@@ -121,7 +121,8 @@ class WarpedGANSpace(TrainedMethod):
     path_step: float = 0.1  # step length when following a path at traversal time
     shift: float = 8.0  # recommended |path length| (the reference traverses 16 steps of 0.5 each way)
     classes: tuple[int, ...] | None = None  # class-conditional generators: classes drawn per sample (None = all)
-    fast: bool = True  # train on generators.fusion.fast_copy (BatchNorm folded, channels-last weights)
+    fast: bool = True  # train on generators.fusion.fast_copy (BatchNorm folded, channels-last weights); R's first
+    # convolution channels-last (nets.reconstructor.channels_last_input_conv)
     precision: str = "float32"  # or "bfloat16": G runs in bfloat16, about 2x faster on CPUs that have it
     steps: int = 10_000
     batch_size: int = 32
@@ -147,7 +148,8 @@ class WarpedGANSpace(TrainedMethod):
         sample_classes(1, generator.num_classes, self.classes, torch.Generator())  # validates `classes` early
         warpings = RBFWarpings(self.num_warpings, generator.latent_dim, self.num_dipoles, step=self.path_step,
                                gamma=self.gamma, learn_gammas=self.learn_gammas, learn_alphas=self.learn_alphas)
-        recon = create_reconstructor(self.reconstructor, channels=generator.channels, num_directions=self.num_warpings)
+        recon = create_reconstructor(self.reconstructor, channels=generator.channels, num_directions=self.num_warpings,
+                                     fast=self.fast)
         return nn.ModuleDict({"warpings": warpings, "reconstructor": recon})
 
     def make_optimizers(self, modules: nn.ModuleDict) -> list[torch.optim.Optimizer]:
