@@ -6,8 +6,10 @@ Prints one JSON line per variant: steps/s, step latency, peak RSS, speed ratio t
 difference between its loss trace and the reference-like one (same seed: the variants compute the same thing).
 
 `reference-like` reproduces what catlab-team/latentclr's training step does differently, on the same generator,
-direction model, loss value and loop (it is not the reference code): the K x N edited latents go through the
-generator in K separate calls of N (one per direction), each chunk's divergences are normalised on their own, and
+direction model, loss value and loop (it is not the reference code): the generator's weights keep requires_grad
+(colat's runner never freezes the generator; its optimiser holds only the direction model, so every backward also
+computes generator weight gradients), the K x N edited latents go through the generator in K separate calls of N
+(one per direction), each chunk's divergences are normalised on their own, and
 the positive / negative masks are built in a Python loop and applied with masked_select (exp, sum, log instead of
 logsumexp). `gansteer` is the library's step: one generator call for all K x N edits, on a private fast copy of the
 generator (BatchNorm folded, channels-last weights). `gansteer-plain` is that step on the generator as given;
@@ -35,6 +37,12 @@ VARIANTS = ["gansteer", "gansteer-bf16", "gansteer-plain", "reference-like"]
 
 @dataclass
 class ReferenceLikeCLR(LatentCLR):
+    def build(self, generator):  # type: ignore[no-untyped-def]
+        modules = super().build(generator)
+        for p in generator.parameters():  # as in the reference: the generator's weights still require grad
+            p.requires_grad_(True)
+        return modules
+
     def training_step(self, generator, rng):  # type: ignore[no-untyped-def]
         k, n = self.num_directions, self.batch_size
         z = generator.sample_latent(n, generator=rng)

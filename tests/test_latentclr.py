@@ -8,7 +8,13 @@ from click.testing import CliRunner
 
 from gansteer import DirectionSet, GansteerError, traverse
 from gansteer.cli import main
-from gansteer.methods.latentclr import LatentCLR, LinearDirections, NonlinearDirections, contrastive_loss
+from gansteer.methods.latentclr import Gram, LatentCLR, LinearDirections, NonlinearDirections, contrastive_loss
+
+
+def test_gram_backward_is_the_gradient_of_f_ft():
+    f = torch.randn(6, 4, dtype=torch.double, requires_grad=True)
+    assert torch.autograd.gradcheck(Gram.apply, (f,))
+    torch.testing.assert_close(Gram.apply(f), f @ f.T)
 
 
 def test_contrastive_loss_matches_hand_computed_values():
