@@ -17,8 +17,9 @@ TRAINING_KEYS = ("steps", "batch_size", "lr", "seed", "classes", "fast", "precis
 
 precision_option = click.option(
     "--precision", type=click.Choice(["float32", "bfloat16"]), default=None,
-    help="Arithmetic of the frozen generator: bfloat16 is about 2x faster on CPUs with native bfloat16 (AVX512-BF16, "
-         "AMX) at ~1% image error; what is trained stays float32.  [default: float32]")
+    help="Arithmetic of the frozen generator: bfloat16 makes a step ~1.5x faster on CPUs with native bfloat16 "
+         "(AVX512-BF16, AMX) and slower on others, at ~1% image error; what is trained stays float32.  "
+         "[default: float32]")
 
 
 def training_options(f: Callable[..., Any]) -> Callable[..., Any]:

@@ -6,8 +6,8 @@ BatchNorm is a per-channel affine map), and 4-d weights are stored channels-last
 (code that `.view`s activations can fail on channels-last tensors; the copy then stays as it was).
 
 Optionally the copy runs in bfloat16 (`LowPrecision`): the frozen generator's convolutions take about half the time
-on CPUs with native bfloat16 (AVX512-BF16, AMX), at about 1 % error on the images -- mixed precision as on GPUs, with
-everything trained (directions, reconstructor, optimiser) still in float32.
+on CPUs with native bfloat16 (AVX512-BF16, AMX; emulated, and slower, on others), at about 1 % error on the images --
+mixed precision as on GPUs, with everything trained (directions, reconstructor, optimiser) still in float32.
 """
 
 from __future__ import annotations
