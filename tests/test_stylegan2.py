@@ -281,6 +281,32 @@ def test_nvlabs_conditional_and_conv_clamp(tmp_path):
         save_rosinality(C, tmp_path / "c.pt")
 
 
+def test_conditional_w_space_sampling_traversal_and_training(tmp_path):
+    from click.testing import CliRunner
+
+    from gansteer.methods.voynov import Voynov
+    from gansteer.traversal import latents_for_seeds
+
+    torch.manual_seed(0)
+    C = StyleGAN2(16, latent_dim=8, mapping_layers=1, widths=[8, 4, 4], num_classes=3).freeze()
+    C.estimate_w_avg(64)
+    H = load_generator(save_nvlabs_pkl(C, tmp_path / "cond.pkl"))
+    w1, w2 = latents_for_seeds(H, [0], "w", 1), latents_for_seeds(H, [0], "w", 2)
+    assert w1.shape == (1, 8) and not torch.allclose(w1, w2)  # the class enters the mapping
+    torch.testing.assert_close(w1, H.map_latent(latents_for_seeds(H, [0]), "w", cond=1))
+    d = DirectionSet(torch.eye(2, 8), space="w", method="test")
+    grid = traverse(H, d, [0], [-1.0, 0.0, 1.0], seeds=[0], cond=1)
+    with torch.inference_mode():
+        torch.testing.assert_close(grid[0, 0, 1], H(w1, space="w", cond=1)[0])
+    path = tmp_path / "d.safetensors"
+    d.save(path)
+    r = CliRunner().invoke(main, ["traverse", str(path), "-g", str(tmp_path / "cond.pkl"), "-d", "0-1", "--seeds", "0",
+                                  "--class", "2", "-o", str(tmp_path / "t.png")])
+    assert r.exit_code == 0 and (tmp_path / "t.png").is_file(), r.output
+    m = Voynov(k=2, space="w", classes=(0, 2), reconstructor="lenet-tiny", batch_size=4, steps=2).fit(H, progress=False)
+    assert m.direction_matrix().shape == (2, 8) and np.isfinite(m.history_["loss"]).all()
+
+
 class _System:
     def __init__(self, command):
         self.command = command

@@ -15,9 +15,12 @@ from .generators.base import LAYERED, Generator
 from .viz.grid import image_grid, save_gif, save_png, to_uint8
 
 
-def latents_for_seeds(generator: Generator, seeds: Sequence[int], space: str = "z") -> Tensor:
-    """One latent per seed, each from its own `torch.Generator`, so a seed's image never depends on the others."""
-    rows = [generator.sample_latent(1, generator=torch.Generator().manual_seed(int(s)), space=space) for s in seeds]
+def latents_for_seeds(generator: Generator, seeds: Sequence[int], space: str = "z",
+                      cond: int | Tensor | None = None) -> Tensor:
+    """One latent per seed, each from its own `torch.Generator`, so a seed's image never depends on the others
+    (`cond`: the class, for a class-conditional mapping into w)."""
+    rows = [generator.sample_latent(1, generator=torch.Generator().manual_seed(int(s)), space=space, cond=cond)
+            for s in seeds]
     return torch.cat(rows)
 
 
@@ -113,7 +116,7 @@ def traverse(
 
     `latents` (in the set's space) override `seeds`; a conditional generator keeps `cond` fixed for every image.
     """
-    base = latents if latents is not None else latents_for_seeds(generator, seeds, directions.space)
+    base = latents if latents is not None else latents_for_seeds(generator, seeds, directions.space, cond)
     base = base.to(generator.device, generator.dtype)
     frames = []
     for k in indices:

@@ -154,7 +154,7 @@ def masks(directions_file: Path, generator: str, generator_format: str | None, d
     directions = DirectionSet.load(directions_file)
     directions.check_index(direction)
     G = open_generator(generator, generator_format)
-    z = latents_for_seeds(G, seeds, directions.space)
+    z = latents_for_seeds(G, seeds, directions.space, cond)
     with torch.inference_mode():
         images = G(z, space=directions.space, cond=cond)
     shifted = shifted_images(G, directions, shift, latents=z, k=direction, cond=cond)

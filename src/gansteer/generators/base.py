@@ -46,14 +46,17 @@ class Generator(nn.Module):
             return p.dtype
         return torch.float32
 
-    def sample_latent(self, n: int, *, generator: torch.Generator | None = None, space: str = "z") -> Tensor:
-        """n latents drawn on the CPU (same seed, same latents on every device), mapped into `space`."""
+    def sample_latent(self, n: int, *, generator: torch.Generator | None = None, space: str = "z",
+                      cond: Tensor | int | None = None) -> Tensor:
+        """n latents drawn on the CPU (same seed, same latents on every device), mapped into `space` (with the class
+        `cond` where the mapping depends on it: conditional StyleGAN)."""
         self.check_space(space)
         z = torch.randn(n, self.latent_dim, generator=generator).to(self.device, self.dtype)
-        return self.map_latent(z, space) if space != "z" else z
+        return mapped(self, z, space, cond)
 
-    def map_latent(self, z: Tensor, space: str) -> Tensor:
-        """Map z into another space (``"w"``, ``"w+"``, ...). Only generators with such spaces override this."""
+    def map_latent(self, z: Tensor, space: str, cond: Tensor | int | None = None) -> Tensor:
+        """Map z into another space (``"w"``, ``"w+"``, ...). Only generators with such spaces override this; `cond`
+        matters only to a class-conditional mapping."""
         self.check_space(space)
         if space == "z":
             return z
@@ -162,6 +165,14 @@ class Generator(nn.Module):
             "num_layers": self.num_layers, "resolution": self.resolution, "channels": self.channels,
             "num_classes": self.num_classes, "feature_layers": list(self.feature_layers),
         }
+
+
+def mapped(generator: Generator, z: Tensor, space: str, cond: Tensor | int | None = None) -> Tensor:
+    """z mapped into `space` by `generator.map_latent`, given the class only when there is one: generators written
+    against the two-argument `map_latent(z, space)` keep working."""
+    if space == "z":
+        return z
+    return generator.map_latent(z, space) if cond is None else generator.map_latent(z, space, cond=cond)
 
 
 class ModuleGenerator(Generator):

@@ -38,7 +38,7 @@ from ..io.checkpoints import (
     torch_load,
 )
 from ..registry import GENERATOR_FORMATS, GENERATORS
-from .base import Generator
+from .base import Generator, mapped
 
 DEEP_FORMAT = "BigGAN-deep (pytorch-pretrained-biggan: pytorch_model.bin + config.json)"
 AJBROCK_FORMAT = "BigGAN-PyTorch (G_ema.pth state dict)"
@@ -63,7 +63,8 @@ class BigGANBase(Generator):
             raise GansteerError(f"truncation={value!r} is invalid; expected 0 < truncation <= 1")
         self._truncation = float(value)
 
-    def sample_latent(self, n: int, *, generator: torch.Generator | None = None, space: str = "z") -> Tensor:
+    def sample_latent(self, n: int, *, generator: torch.Generator | None = None, space: str = "z",
+                      cond: Tensor | int | None = None) -> Tensor:
         """z ~ N(0, I), or with truncation t < 1: N(0, I) truncated to [-2, 2], times t (BigGAN's truncation trick)."""
         self.check_space(space)
         z = torch.randn(n, self.latent_dim, generator=generator)
@@ -72,7 +73,7 @@ class BigGANBase(Generator):
                 z[outside] = torch.randn(int(outside.sum()), generator=generator)
             z = z * self.truncation
         z = z.to(self.device, self.dtype)
-        return self.map_latent(z, space) if space != "z" else z
+        return mapped(self, z, space, cond)
 
     def per_layer(self, latent: Tensor, space: str) -> list[Tensor]:
         """One (N, D) latent per layer: the same z everywhere, or the rows of a z+ latent."""

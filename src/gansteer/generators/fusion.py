@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from ..errors import GansteerError
-from .base import Generator
+from .base import Generator, mapped
 
 PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
@@ -61,8 +61,8 @@ class LowPrecision(Generator):
     def features(self, latent: Tensor, layer: str, *, space: str = "z", cond: Tensor | int | None = None) -> Tensor:
         return self.inner.features(latent.to(self.inner.dtype), layer, space=space, cond=cond).float()
 
-    def map_latent(self, z: Tensor, space: str) -> Tensor:
-        return self.inner.map_latent(z.to(self.inner.dtype), space).float()
+    def map_latent(self, z: Tensor, space: str, cond: Tensor | int | None = None) -> Tensor:
+        return mapped(self.inner, z.to(self.inner.dtype), space, cond).float()
 
 
 def fast_copy(generator: Generator, probe: Tensor, *, space: str = "z", cond: int | None = None, fold: bool = True,

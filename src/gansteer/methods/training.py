@@ -60,10 +60,9 @@ class TrainedMethod(Method):
         fast, precision = getattr(self, "fast", False), getattr(self, "precision", "float32")
         if not fast and precision == "float32":
             return generator
-        space = getattr(self, "space", "z")
-        probe = generator.sample_latent(2, generator=torch.Generator().manual_seed(0), space=space)
-        return fast_copy(generator, probe, space=space, cond=0 if generator.num_classes else None, fold=fast,
-                         precision=precision)
+        space, cond = getattr(self, "space", "z"), 0 if generator.num_classes else None
+        probe = generator.sample_latent(2, generator=torch.Generator().manual_seed(0), space=space, cond=cond)
+        return fast_copy(generator, probe, space=space, cond=cond, fold=fast, precision=precision)
 
     # ------------------------------------------------------------------- loop
     def fit(

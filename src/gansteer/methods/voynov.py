@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from ..directions import DirectionSet
 from ..errors import GansteerError
-from ..generators.base import Generator
+from ..generators.base import Generator, mapped
 from ..nets import create_reconstructor
 from ..registry import METHODS, RECONSTRUCTORS
 from .base import check_positive
@@ -137,7 +137,8 @@ class Voynov(TrainedMethod):
 
     # ------------------------------------------------------------------ model
     def build(self, generator: Generator) -> nn.ModuleDict:
-        probe = generator.sample_latent(2, generator=torch.Generator().manual_seed(0), space=self.space)
+        probe = generator.sample_latent(2, generator=torch.Generator().manual_seed(0), space=self.space,
+                                        cond=0 if generator.num_classes else None)
         dim = int(probe.shape[-1])
         if generator.num_classes and self.classes and not all(0 <= c < generator.num_classes for c in self.classes):
             raise GansteerError(f"classes {list(self.classes)} out of range; expected 0..{generator.num_classes - 1}")
@@ -149,8 +150,9 @@ class Voynov(TrainedMethod):
                               "R": R, "stats": stats})
 
     def sample(self, generator: Generator, rng: torch.Generator, n: int) -> tuple[Tensor, Tensor, Tensor, Any]:
-        """z (N, D), direction indices k (N,), shifts eps (N,), classes (or None), all drawn from `rng`."""
-        z = generator.sample_latent(n, generator=rng, space=self.space)
+        """Latents (N, D) of `space`, direction indices k (N,), shifts eps (N,), classes (or None), all drawn from
+        `rng`; z is mapped into `space` after the classes are drawn (a conditional mapping needs them)."""
+        z = generator.sample_latent(n, generator=rng)
         k = torch.randint(0, self.k, (n,), generator=rng)
         eps = (2 * torch.rand(n, generator=rng) - 1) * self.shift_scale
         eps = torch.sign(eps) * eps.abs().clamp_min(self.min_shift)
@@ -158,7 +160,7 @@ class Voynov(TrainedMethod):
         if generator.num_classes:
             pool = torch.tensor(self.classes) if self.classes else torch.arange(generator.num_classes)
             cond = pool[torch.randint(0, len(pool), (n,), generator=rng)].to(generator.device)
-        return z, k.to(z.device), eps.to(z.device, z.dtype), cond
+        return mapped(generator, z, self.space, cond), k.to(z.device), eps.to(z.device, z.dtype), cond
 
     def training_step(self, generator: Generator, rng: torch.Generator) -> dict[str, Tensor]:
         A, R = self.modules_["A"], self.modules_["R"]
@@ -167,7 +169,7 @@ class Voynov(TrainedMethod):
             image = generator(z, space=self.space, cond=cond)
         shift = eps[:, None] * A().T[k]  # (N, D): gradients reach only the K columns drawn
         shifted = generator(z + shift, space=self.space, cond=cond)
-        # R runs NCHW: channels-last LeNet/ResNet layers (BatchNorm, pooling, cat) measured slower on CPU
+        # R takes NCHW (with fast=True its first convolution switches to channels-last by itself)
         logits, eps_hat = R(image.contiguous(), shifted.contiguous())  # (N, K), (N,)
         ce = F.cross_entropy(logits, k)
         mae = (eps_hat - eps).abs().mean()

@@ -95,11 +95,7 @@ class Explorer:
         with self._render_lock:
             if (seed, cls) not in self._seeds:
                 with torch.inference_mode():
-                    latent = latents_for_seeds(G, [seed])  # z
-                    if space != "z" and G.num_classes:
-                        latent = G.map_latent(latent, space, cond=cls)  # type: ignore[call-arg]
-                    elif space != "z":
-                        latent = G.map_latent(latent, space)
+                    latent = latents_for_seeds(G, [seed], space, cls)
                 self._seeds[(seed, cls)] = latent
                 if len(self._seeds) > _CACHE:
                     self._seeds.popitem(last=False)
