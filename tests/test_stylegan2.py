@@ -305,6 +305,10 @@ def test_conditional_w_space_sampling_traversal_and_training(tmp_path):
     assert r.exit_code == 0 and (tmp_path / "t.png").is_file(), r.output
     m = Voynov(k=2, space="w", classes=(0, 2), reconstructor="lenet-tiny", batch_size=4, steps=2).fit(H, progress=False)
     assert m.direction_matrix().shape == (2, 8) and np.isfinite(m.history_["loss"]).all()
+    from gansteer.methods.ganspace import GANSpace
+
+    pcs = [GANSpace(k=2, n=256, space="w", layer="latent", cond=c).fit(H).directions().vectors for c in (0, 2)]
+    assert pcs[0].shape == (2, 8) and not torch.allclose(pcs[0], pcs[1])  # w of class 0 vs class 2
 
 
 class _System:

@@ -143,15 +143,18 @@ class GANSpace(Method):
         for i in bar:
             m = min(self.batch_size, n - i * self.batch_size)
             seed = int(np.random.SeedSequence([self.seed, stream, i]).generate_state(1)[0])
-            yield G.sample_latent(m, generator=torch.Generator().manual_seed(seed), space=self.space)
+            yield G.sample_latent(m, generator=torch.Generator().manual_seed(seed), space=self.space,
+                                  cond=self._class(G))
+
+    def _class(self, G: Generator) -> int | None:
+        return (self.cond or 0) if G.num_classes else self.cond
 
     def _data(self, G: Generator, latent: Tensor) -> np.ndarray:
         """What PCA sees: the latents themselves or the flattened features at the layer, (m, D), no copy."""
         if self.layer_ == "latent":
             x = latent
         else:
-            cond = (self.cond or 0) if G.num_classes else self.cond
-            x = G.features(latent, self.layer_, space=self.space, cond=cond)
+            x = G.features(latent, self.layer_, space=self.space, cond=self._class(G))
         return x.reshape(x.shape[0], -1).cpu().numpy()
 
     def _resolve_layer(self, G: Generator) -> str:
