@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
@@ -274,6 +275,19 @@ def test_bfloat16_copy_speaks_float32_and_passes_gradients(tiny):
     assert torch.nn.functional.cosine_similarity(grads[0], grads[1], dim=0) > 0.99
     plain = fast_copy(tiny, z, fold=False, precision="bfloat16")  # --no-fast: the layers as given, in bfloat16
     assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules()) == 2
+
+
+def test_bfloat16_warns_where_it_is_emulated(tiny, monkeypatch):
+    from gansteer.generators import fusion
+
+    z = tiny.sample_latent(2)
+    monkeypatch.setattr(fusion, "native_bfloat16", lambda: False)
+    with pytest.warns(UserWarning, match="no native bfloat16"):
+        fusion.fast_copy(tiny, z, precision="bfloat16")
+    monkeypatch.setattr(fusion, "native_bfloat16", lambda: None)  # unknown (no /proc/cpuinfo): no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fusion.fast_copy(tiny, z, precision="bfloat16")
 
 
 def test_w_space_on_stylegan2():

@@ -13,6 +13,8 @@ mixed precision as on GPUs, with everything trained (directions, reconstructor, 
 from __future__ import annotations
 
 import copy
+import warnings
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
@@ -83,10 +85,22 @@ def fast_copy(generator: Generator, probe: Tensor, *, space: str = "z", cond: in
         if not _runs(fast, probe, space, cond):
             fast.to(memory_format=torch.contiguous_format)
     if precision != "float32":
+        if fast.device.type == "cpu" and native_bfloat16() is False:
+            warnings.warn("this CPU has no native bfloat16 (AVX512-BF16 / AMX): precision='bfloat16' is emulated and "
+                          "slower than float32", stacklevel=2)
         fast = LowPrecision(fast, PRECISIONS[precision])
         if not _runs(fast, probe, space, cond):
             raise GansteerError(f"generator {generator.name!r} does not run in {precision}; use float32")
     return fast.freeze()
+
+
+def native_bfloat16() -> bool | None:
+    """Whether the CPU computes bfloat16 natively, from /proc/cpuinfo's flags; None where that file does not exist."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def _runs(generator: Generator, probe: Tensor, space: str, cond: int | None) -> bool:
