@@ -55,3 +55,21 @@ def test_demo_writes_pictures(tmp_path):
     r = run("demo", "--generator", "dcgan-tiny", "--out", str(tmp_path), "-k", "2")
     assert r.exit_code == 0, r.output
     assert (tmp_path / "sefa.png").exists() and (tmp_path / "sefa_dir1.gif").exists()
+
+
+def test_truncation_reaches_the_generator(tmp_path):
+    import numpy as np
+
+    out = tmp_path / "s.safetensors"
+    assert run("discover", "sefa", "-g", "stylegan2-tiny", "-k", "2", "-o", str(out)).exit_code == 0
+    pictures = []
+    for extra in ([], ["--truncation", "0.5"]):
+        png = tmp_path / f"t{len(extra)}.png"
+        r = run("traverse", str(out), "-g", "stylegan2-tiny", "-d", "0", "--seeds", "0", "-o", str(png), *extra)
+        assert r.exit_code == 0, r.output
+        pictures.append(np.asarray(Image.open(png), dtype=np.int16))
+    assert np.abs(pictures[0] - pictures[1]).max() > 10  # psi = 0.5 pulls w halfway to its mean
+    r = run("traverse", str(out), "-g", "dcgan-tiny", "-o", str(tmp_path / "x.png"), "--truncation", "0.5")
+    assert r.exit_code == 1 and "truncation" in r.output and r.output.count("\n") == 1, r.output
+    r = run("traverse", str(out), "-g", "stylegan2-tiny", "-o", str(tmp_path / "x.png"), "--truncation", "1.5")
+    assert r.exit_code == 2 and "1.5" in r.output

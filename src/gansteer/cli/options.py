@@ -74,7 +74,16 @@ class Shifts(click.ParamType):
 
 
 def generator_option(default: str | None = "dcgan-face") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--generator and --format (passed to the command), and --truncation (kept for `open_generator`)."""
+
+    def keep_truncation(ctx: click.Context, param: click.Parameter, value: float | None) -> None:
+        ctx.meta["gansteer.truncation"] = value
+
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        f = click.option("--truncation", type=click.FloatRange(0, 1, min_open=True), default=None, expose_value=False,
+                         callback=keep_truncation, metavar="PSI",
+                         help="Truncation psi of generators that have one (BigGAN, StyleGAN2; 1 = none) "
+                              "[default: the generator's own].")(f)
         f = click.option("--format", "generator_format", default=None, metavar="NAME",
                          help="Force the checkpoint format instead of detecting it (see `gansteer generators`).")(f)
         return click.option(
@@ -86,7 +95,9 @@ def generator_option(default: str | None = "dcgan-face") -> Callable[[Callable[.
 def open_generator(spec: str, fmt: str | None) -> Any:
     from ..generators import load_generator
 
-    return load_generator(spec, format=fmt)
+    ctx = click.get_current_context(silent=True)
+    truncation = ctx.meta.get("gansteer.truncation") if ctx is not None else None
+    return load_generator(spec, format=fmt, **({"truncation": truncation} if truncation is not None else {}))
 
 
 def threads_option(f: Callable[..., Any]) -> Callable[..., Any]:
