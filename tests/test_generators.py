@@ -133,3 +133,22 @@ def test_adapter_conditional_keeps_class():
         G(torch.zeros(3, 5), cond=12)
     with pytest.raises(GansteerError, match="class-conditional"):
         G(torch.zeros(3, 5))
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_transposed_convolution_rewrites_are_the_same_function(bias):
+    from gansteer.generators.fusion import ProjectionConvTranspose, SubPixelConvTranspose
+
+    torch.manual_seed(0)
+    for conv, rewrite, size in [(nn.ConvTranspose2d(6, 5, 4, 1, 0, bias=bias), ProjectionConvTranspose, 1),
+                                (nn.ConvTranspose2d(6, 5, 3, 1, 0, bias=bias), ProjectionConvTranspose, 3),
+                                (nn.ConvTranspose2d(6, 3, 4, 2, 1, bias=bias), SubPixelConvTranspose, 5)]:
+        fast = rewrite(conv)
+        x = torch.randn(2, 6, size, size, requires_grad=True)
+        y = x.detach().clone().requires_grad_(True)
+        out, expected = fast(x), conv(y)
+        torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)  # a 3x3 input falls back to the conv
+        weights = torch.randn_like(out)
+        (out * weights).sum().backward()
+        (expected * weights).sum().backward()
+        torch.testing.assert_close(x.grad, y.grad, atol=1e-5, rtol=1e-5)

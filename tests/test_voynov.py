@@ -244,8 +244,9 @@ def test_fast_copy_folds_batchnorm_and_leaves_g_alone(tiny):
     fast = fast_copy(tiny, z)
     assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules()) == 0
     assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in tiny.modules()) == 2  # the original keeps its layers
-    assert fast.main[0].weight.is_contiguous(memory_format=torch.channels_last)
-    assert tiny.main[0].weight.is_contiguous()
+    assert fast.main[3].weight.is_contiguous(memory_format=torch.channels_last)
+    assert tiny.main[3].weight.is_contiguous()
+    assert [type(fast.main[i]).__name__ for i in (0, -2)] == ["ProjectionConvTranspose", "SubPixelConvTranspose"]
     with torch.no_grad():
         assert torch.allclose(fast(z), tiny(z), atol=1e-5)
     a = Voynov(steps=3, **TINY).fit(tiny, progress=False)
@@ -259,7 +260,7 @@ def test_bfloat16_copy_speaks_float32_and_passes_gradients(tiny):
 
     z = tiny.sample_latent(4, generator=torch.Generator().manual_seed(0))
     low = fast_copy(tiny, z, precision="bfloat16")
-    assert low.inner.main[0].weight.dtype == torch.bfloat16 and tiny.main[0].weight.dtype == torch.float32
+    assert low.inner.main[3].weight.dtype == torch.bfloat16 and tiny.main[3].weight.dtype == torch.float32
     assert low.sample_latent(2).dtype == torch.float32 and low.describe() == tiny.describe()
     grads = []
     for g in (tiny, low):
