@@ -27,22 +27,22 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from training_common import child_peak_rss, interleaved, report, rss_child  # noqa: E402
+from training_common import (  # noqa: E402
+    VARIANTS,
+    GeneratorGradients,
+    child_peak_rss,
+    interleaved,
+    report,
+    rss_child,
+    variant_options,
+)
 
 from gansteer import load_generator  # noqa: E402
 from gansteer.methods.latentclr import LatentCLR  # noqa: E402
 
-VARIANTS = ["gansteer", "gansteer-bf16", "gansteer-plain", "reference-like"]
-
 
 @dataclass
-class ReferenceLikeCLR(LatentCLR):
-    def build(self, generator):  # type: ignore[no-untyped-def]
-        modules = super().build(generator)
-        for p in generator.parameters():  # as in the reference: the generator's weights still require grad
-            p.requires_grad_(True)
-        return modules
-
+class ReferenceLikeCLR(GeneratorGradients, LatentCLR):
     def training_step(self, generator, rng):  # type: ignore[no-untyped-def]
         k, n = self.num_directions, self.batch_size
         z = generator.sample_latent(n, generator=rng)
@@ -66,9 +66,7 @@ class ReferenceLikeCLR(LatentCLR):
 
 def make(variant: str, layer: str = "block2") -> tuple[LatentCLR, object]:
     cls = ReferenceLikeCLR if variant == "reference-like" else LatentCLR
-    method = cls(num_directions=32, batch_size=32, model="global", layer=layer,
-                 fast=variant in ("gansteer", "gansteer-bf16"),
-                 precision="bfloat16" if variant == "gansteer-bf16" else "float32")
+    method = cls(num_directions=32, batch_size=32, model="global", layer=layer, **variant_options(variant))
     return method, load_generator("dcgan-face")
 
 

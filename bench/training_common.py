@@ -19,6 +19,26 @@ from typing import Any
 
 import torch
 
+VARIANTS = ["gansteer", "gansteer-bf16", "gansteer-plain", "reference-like"]
+
+
+def variant_options(variant: str) -> dict[str, Any]:
+    """Method options of a variant: the fast generator copy for gansteer and gansteer-bf16, bfloat16 for the latter;
+    gansteer-plain and reference-like run on the generator as given."""
+    return {"fast": variant in ("gansteer", "gansteer-bf16"),
+            "precision": "bfloat16" if variant == "gansteer-bf16" else "float32"}
+
+
+class GeneratorGradients:
+    """Mixin for reference-like methods: the generator's weights keep requires_grad, as the reference trainers never
+    freeze it, so every backward also computes generator weight gradients."""
+
+    def build(self, generator: Any) -> Any:
+        modules = super().build(generator)  # type: ignore[misc]
+        for p in generator.parameters():
+            p.requires_grad_(True)
+        return modules
+
 
 def prepare(method: Any, generator: Any) -> tuple[Any, torch.Generator]:
     """What `TrainedMethod.fit` does before its loop: freeze G, build the modules, make the optimisers.

@@ -29,23 +29,23 @@ import torch
 from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).parent))
-from training_common import child_peak_rss, interleaved, report, rss_child  # noqa: E402
+from training_common import (  # noqa: E402
+    VARIANTS,
+    GeneratorGradients,
+    child_peak_rss,
+    interleaved,
+    report,
+    rss_child,
+    variant_options,
+)
 
 from gansteer import load_generator  # noqa: E402
 from gansteer.methods.sampling import sample_indices, sample_shifts  # noqa: E402
 from gansteer.methods.warped import WarpedGANSpace  # noqa: E402
 
-VARIANTS = ["gansteer", "gansteer-bf16", "gansteer-plain", "reference-like"]
-
 
 @dataclass
-class ReferenceLikeWarped(WarpedGANSpace):
-    def build(self, generator):  # type: ignore[no-untyped-def]
-        modules = super().build(generator)
-        for p in generator.parameters():  # as in the reference: the generator's weights still require grad
-            p.requires_grad_(True)
-        return modules
-
+class ReferenceLikeWarped(GeneratorGradients, WarpedGANSpace):
     def training_step(self, generator, rng):  # type: ignore[no-untyped-def]
         generator.zero_grad()
         b, k_sets = self.batch_size, self.num_warpings
@@ -73,9 +73,7 @@ class ReferenceLikeWarped(WarpedGANSpace):
 
 def make(variant: str) -> tuple[WarpedGANSpace, object]:
     cls = ReferenceLikeWarped if variant == "reference-like" else WarpedGANSpace
-    fast = variant in ("gansteer", "gansteer-bf16")
-    method = cls.preset("dcgan-face", batch_size=32, reconstructor="lenet", fast=fast,
-                        precision="bfloat16" if variant == "gansteer-bf16" else "float32")
+    method = cls.preset("dcgan-face", batch_size=32, reconstructor="lenet", **variant_options(variant))
     return method, load_generator("dcgan-face")
 
 
