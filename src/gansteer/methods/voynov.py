@@ -169,8 +169,7 @@ class Voynov(TrainedMethod):
             image = generator(z, space=self.space, cond=cond)
         shift = eps[:, None] * A().T[k]  # (N, D): gradients reach only the K columns drawn
         shifted = generator(z + shift, space=self.space, cond=cond)
-        # R takes NCHW (with fast=True its first convolution switches to channels-last by itself)
-        logits, eps_hat = R(image.contiguous(), shifted.contiguous())  # (N, K), (N,)
+        logits, eps_hat = R(image, shifted)  # (N, K), (N,); with fast=True, R's first convolution takes channels-last
         ce = F.cross_entropy(logits, k)
         mae = (eps_hat - eps).abs().mean()
         correct = logits.detach().argmax(1) == k
